@@ -1,0 +1,124 @@
+"""The exported inference bundle: everything needed to translate, in one folder.
+
+models/bundle/
+  encoder.keras       source ids -> encoder outputs, source mask, decoder initial states
+  decoder_step.keras  previous token, states[, encoder outputs, source mask] -> log-probs, states
+  source_vocab.json, target_vocab.json
+  config.json         the two text pipelines, the state names, model facts
+It needs neither the training model nor params.yaml. `verify_bundle` proves that the reloaded
+pair, run one step at a time, reproduces the training model's teacher-forced distributions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from nmt.errors import UserError
+from nmt.data import ParallelIds, batch_plan, teacher_forcing_batch
+from nmt.fsutil import atomic_dir, write_json
+from nmt.model import Seq2Seq
+from nmt.text import TextPipeline
+from nmt.vocab import Vocabulary
+
+FILES = ("encoder.keras", "decoder_step.keras", "source_vocab.json", "target_vocab.json", "config.json")
+FORMAT_VERSION = 1
+
+
+class BundleError(UserError, RuntimeError):
+    """A missing, incomplete or failing bundle; the message says which file and what makes it."""
+
+
+@dataclass
+class Bundle:
+    encoder: keras.Model
+    decoder_step: keras.Model
+    source_vocab: Vocabulary
+    target_vocab: Vocabulary
+    source_text: TextPipeline
+    target_text: TextPipeline
+    config: dict
+
+    @property
+    def attention(self) -> bool:
+        return self.config["model"]["attention"] != "none"
+
+
+def save_bundle(seq: Seq2Seq, text: dict, source_vocab: Vocabulary, target_vocab: Vocabulary, out_dir: str | Path, *, extra: dict) -> None:
+    """Write the bundle atomically: a killed export leaves the old bundle or none, never half of one."""
+    with atomic_dir(out_dir) as tmp:
+        seq.encoder.save(tmp / "encoder.keras")
+        seq.decoder_step.save(tmp / "decoder_step.keras")
+        source_vocab.save(tmp / "source_vocab.json")
+        target_vocab.save(tmp / "target_vocab.json")
+        write_json(tmp / "config.json", {
+            "format_version": FORMAT_VERSION,
+            "source": text["source"],
+            "target": text["target"],
+            "state_names": seq.state_names,
+            **extra,
+        })
+
+
+def load_bundle(path: str | Path = "models/bundle") -> Bundle:
+    path = Path(path)
+    missing = [f for f in FILES if not (path / f).is_file()]
+    if missing:
+        what = "does not exist" if not path.is_dir() else f"is incomplete: {', '.join(missing)} missing"
+        raise BundleError(f"the model bundle {path} {what}; the `export` stage makes it: run `dvc repro export`")
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    if config.get("format_version") != FORMAT_VERSION:
+        raise BundleError(f"{path / 'config.json'}: bundle format {config.get('format_version')} is not {FORMAT_VERSION}; re-export it")
+    try:
+        encoder = keras.models.load_model(path / "encoder.keras", compile=False)
+        decoder_step = keras.models.load_model(path / "decoder_step.keras", compile=False)
+    except (OSError, ValueError) as e:
+        raise BundleError(f"{path}: cannot load the models ({e}); re-run `dvc repro export`") from e
+    return Bundle(
+        encoder,
+        decoder_step,
+        Vocabulary.load(path / "source_vocab.json"),
+        Vocabulary.load(path / "target_vocab.json"),
+        TextPipeline(**config["source"]),
+        TextPipeline(**config["target"]),
+        config,
+    )
+
+
+def stepwise_log_probs(bundle: Bundle, source: np.ndarray, target_in: np.ndarray) -> np.ndarray:
+    """Teacher-forced log-probabilities computed the way decoding computes them: one step at a time."""
+    enc_out, mask, *states = bundle.encoder(source, training=False)
+    enc_out = keras.ops.copy(enc_out)  # without the Keras mask the encoder attached: `mask` is passed explicitly
+    out = []
+    for t in range(target_in.shape[1]):
+        inputs = [keras.ops.convert_to_tensor(target_in[:, t : t + 1]), *states]
+        if bundle.attention:
+            inputs += [enc_out, mask]
+        log_probs, *states = bundle.decoder_step(inputs, training=False)
+        out.append(keras.ops.convert_to_numpy(log_probs))
+    return np.stack(out, axis=1)
+
+
+def verify_bundle(training: keras.Model, bundle: Bundle, data: ParallelIds, *, sentences: int, batch_size: int, tolerance: float) -> dict:
+    """Compare the bundle's step-by-step distributions with the training model's on `sentences`
+    pairs; raise `BundleError` if any probability differs by more than `tolerance`."""
+    subset = ParallelIds(data.source[:sentences], data.target[:sentences])
+    worst, tokens = 0.0, 0
+    for idx in batch_plan(subset, batch_size, seed=None):
+        (src, tgt_in), _, weights = teacher_forcing_batch(subset, idx)
+        expected = np.exp(keras.ops.convert_to_numpy(keras.ops.log_softmax(training([src, tgt_in], training=False), axis=-1)))
+        got = np.exp(stepwise_log_probs(bundle, src, tgt_in))
+        real = weights > 0
+        worst = max(worst, float(np.abs(got - expected)[real].max()))
+        tokens += int(real.sum())
+    result = {"sentences": len(subset), "target_tokens": tokens, "max_abs_prob_diff": worst, "tolerance": tolerance}
+    if not worst <= tolerance:
+        raise BundleError(
+            f"the exported bundle does not reproduce the training model: max |p_bundle - p_training| = {worst:.3g} "
+            f"> {tolerance:g} over {tokens} target tokens of {len(subset)} dev sentences"
+        )
+    return result

@@ -1,0 +1,253 @@
+"""Typed, validated parameters: `params.yaml` parsed once into frozen dataclasses.
+
+Every stage starts with `load_params()`. Unknown keys (a typo such as `model.atention`),
+wrong types and out-of-range values are all collected and reported in one `ParamsError`,
+so a bad `dvc exp run -S ...` fails at once instead of hours later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from nmt.errors import UserError
+
+
+class ParamsError(UserError, ValueError):
+    """Raised with every problem found in the parameters, one per line."""
+
+
+def _range(lo=None, hi=None, *, lo_open=False, hi_open=False):
+    return {"lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open}
+
+
+def _f(default, **rng):
+    """A field with a default and an optional numeric range."""
+    kw = {"metadata": _range(**rng)} if rng else {}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), **kw)
+    return field(default=default, **kw)
+
+
+@dataclass(frozen=True)
+class CustomCorpusParams:
+    format: Literal["tsv", "paired"] = "tsv"
+    languages: list[str] = _f(["en", "xx"])
+    pretokenized: bool = False
+    lowercase: bool = False
+
+
+@dataclass(frozen=True)
+class DataParams:
+    corpus: Literal["small_parallel_enja", "fra_eng", "custom"] = "small_parallel_enja"
+    reverse: bool = False
+    url: str | None = None
+    sha256: str | None = None
+    custom: CustomCorpusParams = field(default_factory=CustomCorpusParams)
+    max_len: int = _f(50, lo=1)
+    dev_size: int = _f(1000, lo=1)
+    test_size: int = _f(1000, lo=1)
+    max_train_pairs: int | None = _f(None, lo=1)
+
+
+@dataclass(frozen=True)
+class VocabParams:
+    level: Literal["word", "char"] = "word"
+    min_freq: int = _f(2, lo=1)
+    max_size: int = _f(30000, lo=5)
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    cell: Literal["lstm", "gru"] = "lstm"
+    embedding_dim: int = _f(256, lo=1)
+    units: int = _f(256, lo=1)
+    layers: int = _f(1, lo=1)
+    bidirectional: bool = False
+    attention: Literal["none", "dot", "general", "additive"] = "dot"
+    dropout: float = _f(0.0, lo=0.0, hi=1.0, hi_open=True)
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    batch_size: int = _f(64, lo=1)
+    learning_rate: float = _f(0.001, lo=0.0, lo_open=True)
+    clipnorm: float | None = _f(5.0, lo=0.0, lo_open=True)
+    save_every: int = _f(5, lo=1)
+    keep_last: int = _f(3, lo=1)
+
+
+@dataclass(frozen=True)
+class EvalParams:
+    beam_size: int = _f(1, lo=1)
+    length_penalty: float = _f(1.0, lo=0.0)
+    max_len_a: float = _f(1.5, lo=0.0)
+    max_len_b: int = _f(10, lo=0)
+    batch_size: int = _f(64, lo=1)
+    samples: int = _f(10, lo=0)
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int = 42
+    epochs: int = _f(4, lo=1)
+    data: DataParams = field(default_factory=DataParams)
+    vocab: VocabParams = field(default_factory=VocabParams)
+    model: ModelParams = field(default_factory=ModelParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    eval: EvalParams = field(default_factory=EvalParams)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _type_name(tp) -> str:
+    if typing.get_origin(tp) is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    return getattr(tp, "__name__", str(tp))
+
+
+def _check_value(value, tp, where: str, problems: list[str]):
+    """Check `value` against annotation `tp`; return the converted value."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _check_value(value, inner, where, problems)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            problems.append(f"{where}: {value!r} is not one of {', '.join(map(repr, choices))}")
+        return value
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            problems.append(f"{where}: expected a list, got {value!r}")
+            return value
+        return [_check_value(v, item_tp, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where, problems)
+    if tp is bool:
+        if not isinstance(value, bool):
+            problems.append(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(f"{where}: expected a number, got {value!r}")
+            return value
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            problems.append(f"{where}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported annotation {tp!r} at {where}")  # a bug in this module
+
+
+def _check_range(value, meta, where: str, problems: list[str]):
+    if value is None or not meta or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    lo, hi = meta["lo"], meta["hi"]
+    if lo is not None and (value <= lo if meta["lo_open"] else value < lo):
+        problems.append(f"{where}: {value!r} must be {'>' if meta['lo_open'] else '>='} {lo}")
+    if hi is not None and (value >= hi if meta["hi_open"] else value > hi):
+        problems.append(f"{where}: {value!r} must be {'<' if meta['hi_open'] else '<='} {hi}")
+
+
+def _build(cls, raw, where: str, problems: list[str]):
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        problems.append(f"{where or 'params'}: expected a mapping, got {raw!r}")
+        raw = {}
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            close = [n for n in fields if _similar(str(key), n)]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{_join(where, key)}: unknown key{hint}; known: {', '.join(fields)}")
+    values = {}
+    for name, f in fields.items():
+        here = _join(where, name)
+        if name in raw:
+            value = _check_value(raw[name], hints[name], here, problems)
+        elif dataclasses.is_dataclass(hints[name]):
+            value = _build(hints[name], {}, here, problems)
+        else:
+            continue  # the dataclass default applies
+        _check_range(value, f.metadata, here, problems)
+        values[name] = value
+    return cls(**values)
+
+
+def _join(where: str, key) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _similar(a: str, b: str) -> bool:
+    """True for likely typos: one edit apart, or one a prefix of the other."""
+    if a == b:
+        return False
+    if a.startswith(b) or b.startswith(a):
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    import difflib
+
+    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.8
+
+
+def _cross_checks(p: Params, problems: list[str]):
+    if p.data.corpus == "custom":
+        if not p.data.url:
+            problems.append("data.url: required when data.corpus is 'custom'")
+        if not p.data.sha256:
+            problems.append("data.sha256: required when data.corpus is 'custom'")
+        if len(p.data.custom.languages) != 2:
+            problems.append("data.custom.languages: give exactly two language codes, e.g. [en, de]")
+    if p.data.sha256 is not None and not _is_sha256(p.data.sha256):
+        problems.append(f"data.sha256: {p.data.sha256!r} is not 64 hexadecimal digits")
+
+
+def _is_sha256(s: str) -> bool:
+    return len(s) == 64 and all(c in "0123456789abcdefABCDEF" for c in s)
+
+
+def parse_params(raw: Any) -> Params:
+    """Validate a params mapping (as read from YAML) into `Params`, or raise `ParamsError`."""
+    problems: list[str] = []
+    params = _build(Params, raw, "", problems)
+    if not problems:
+        _cross_checks(params, problems)
+    if problems:
+        raise ParamsError(
+            f"{len(problems)} problem(s) in the parameters:\n  - " + "\n  - ".join(problems)
+        )
+    return params
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate `params.yaml`; errors name the file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: not found (run from the project root)") from None
+    except yaml.YAMLError as e:
+        raise ParamsError(f"{path}: not valid YAML: {e}") from None
+    try:
+        return parse_params(raw)
+    except ParamsError as e:
+        raise ParamsError(f"{path}: {e}") from None

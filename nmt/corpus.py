@@ -1,0 +1,184 @@
+"""Reading a parallel corpus, cleaning it, and making train/dev/test.
+
+`read_corpus` parses the unpacked download (TSV or paired `<name>.<lang>` files) into
+`Pair`s that remember where they came from; `clean` normalizes, tokenizes and filters
+them, counting every drop by reason; `grouped_split` holds out dev and test sentences so
+that no sentence, on either side, appears in two parts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nmt.corpora import CorpusSpec
+from nmt.errors import UserError
+from nmt.text import TextPipeline
+
+
+class CorpusError(UserError, ValueError):
+    """Bad corpus input; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    src: str
+    tgt: str
+    where: str  # "file:line", for error messages
+
+
+def _read_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file, without line ends (LF or CRLF) or a byte-order mark."""
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for n, raw in enumerate(lines, 1):
+        try:
+            out.append(raw.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as e:
+            raise CorpusError(f"{path}:{n}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    return out
+
+
+def _find(raw_dir: Path, pattern: str) -> list[Path]:
+    """Files matching `pattern` anywhere under `raw_dir`, leaving out hidden files and notes
+    that come with downloads (e.g. `_about.txt` in the manythings.org zips, READMEs)."""
+    return sorted(
+        p for p in raw_dir.rglob(pattern)
+        if p.is_file() and not p.name.startswith((".", "_")) and not p.name.lower().startswith(("readme", "license"))
+    )
+
+
+def read_tsv(path: Path, *, reverse: bool) -> list[Pair]:
+    """One pair a line: `first<TAB>second`, optionally a third column (attribution) ignored."""
+    pairs = []
+    for n, line in enumerate(_read_lines(path), 1):
+        cols = line.split("\t")
+        if len(cols) not in (2, 3):
+            raise CorpusError(
+                f"{path}:{n}: expected 2 or 3 tab-separated columns, found {len(cols)}: {line[:80]!r}"
+            )
+        a, b = cols[0], cols[1]
+        pairs.append(Pair(b, a, f"{path}:{n}") if reverse else Pair(a, b, f"{path}:{n}"))
+    return pairs
+
+
+def read_paired(src_path: Path, tgt_path: Path) -> list[Pair]:
+    """Two files, one sentence a line, line N of one translating line N of the other."""
+    src, tgt = _read_lines(src_path), _read_lines(tgt_path)
+    if len(src) != len(tgt):
+        raise CorpusError(
+            f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}: a paired corpus needs equal counts"
+        )
+    return [Pair(s, t, f"{src_path}:{n}") for n, (s, t) in enumerate(zip(src, tgt), 1)]
+
+
+def read_corpus(spec: CorpusSpec, raw_dir: Path, *, reverse: bool) -> dict[str, list[Pair]]:
+    """The corpus as {"train": pairs, "dev": ..., "test": ...} for an official split, else {"all": pairs}."""
+    raw_dir = Path(raw_dir)
+    if spec.format == "tsv":
+        files = [p for p in _find(raw_dir, "*") if p.suffix.lower() in (".txt", ".tsv", "")]
+        if len(files) != 1:
+            raise CorpusError(f"{raw_dir}: expected one .txt or .tsv file in the download, found {[str(f) for f in files]}")
+        return {"all": read_tsv(files[0], reverse=reverse)}
+
+    first, second = spec.languages
+    src_lang, tgt_lang = (second, first) if reverse else (first, second)
+    names = sorted({p.stem for p in _find(raw_dir, f"*.{first}")} | {p.stem for p in _find(raw_dir, f"*.{second}")})
+    if not names:
+        raise CorpusError(f"{raw_dir}: no files named <name>.{first} / <name>.{second} in the download")
+
+    def pair_of(name: str) -> list[Pair]:
+        found = {}
+        for lang in (src_lang, tgt_lang):
+            hits = _find(raw_dir, f"{name}.{lang}")
+            if len(hits) != 1:
+                raise CorpusError(f"{raw_dir}: expected one file {name}.{lang} in the download, found {len(hits)}")
+            found[lang] = hits[0]
+        return read_paired(found[src_lang], found[tgt_lang])
+
+    if {"train", "dev", "test"} <= set(names):
+        return {part: pair_of(part) for part in ("train", "dev", "test")}
+    if len(names) == 1:
+        return {"all": pair_of(names[0])}
+    raise CorpusError(f"{raw_dir}: paired files must be train/dev/test or a single <name>, found {names}")
+
+
+def clean(
+    pairs: list[Pair],
+    src: TextPipeline,
+    tgt: TextPipeline,
+    *,
+    pretokenized: bool,
+    max_len: int | None,
+    dedupe: bool,
+    counts: Counter,
+) -> list[tuple[str, str]]:
+    """Normalize and tokenize both sides; drop empty, overlong (> max_len words) and repeated pairs.
+
+    Adds to `counts`: "read", "kept" and "dropped_<reason>".
+    """
+    out, seen = [], set()
+    for p in pairs:
+        counts["read"] += 1
+        s = src.prepare(p.src, pretokenized=pretokenized)
+        t = tgt.prepare(p.tgt, pretokenized=pretokenized)
+        if not s or not t:
+            counts["dropped_empty"] += 1
+            continue
+        if max_len is not None and max(s.count(" "), t.count(" ")) + 1 > max_len:
+            counts["dropped_too_long"] += 1
+            continue
+        if dedupe:
+            if (s, t) in seen:
+                counts["dropped_duplicate"] += 1
+                continue
+            seen.add((s, t))
+        out.append((s, t))
+        counts["kept"] += 1
+    return out
+
+
+def grouped_split(
+    pairs: list[tuple[str, str]], *, dev_size: int, test_size: int, seed: int
+) -> dict[str, list[tuple[str, str]]]:
+    """A seeded train/dev/test split in which pairs that share a sentence (on either side) stay together.
+
+    Tatoeba lists one English sentence with several French translations (and the reverse);
+    splitting such a group would leak test sentences into training.
+    """
+    parent = list(range(len(pairs)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_seen: dict[tuple[int, str], int] = {}
+    for i, (s, t) in enumerate(pairs):
+        for key in ((0, s), (1, t)):
+            j = first_seen.setdefault(key, i)
+            parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(pairs)):
+        groups.setdefault(root(i), []).append(i)
+
+    order = list(groups.values())
+    np.random.default_rng(seed).shuffle(order)
+    if dev_size + test_size >= len(pairs):
+        raise CorpusError(
+            f"data.dev_size + data.test_size = {dev_size + test_size} leaves no training pairs of {len(pairs)}"
+        )
+    parts: dict[str, list[tuple[str, str]]] = {"test": [], "dev": [], "train": []}
+    for group in order:
+        part = "test" if len(parts["test"]) < test_size else "dev" if len(parts["dev"]) < dev_size else "train"
+        parts[part].extend(pairs[i] for i in sorted(group))
+    return {"train": parts["train"], "dev": parts["dev"], "test": parts["test"]}

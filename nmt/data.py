@@ -1,0 +1,104 @@
+"""Integer-id batches for teacher forcing, streamed through `tf.data`.
+
+Sentences are kept as small integer arrays (never one-hot). Each epoch, a seeded shuffle
+(a function of `(seed, epoch)` only, so a resumed run sees the same batches) draws pools of
+sentences, sorts each pool by length and cuts it into batches that are padded to their own
+longest sentence: little padding, and batch order still random.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from nmt.text import TextPipeline
+from nmt.vocab import BOS_ID, EOS_ID, Vocabulary
+
+POOL_BATCHES = 50  # batches per length-sorted pool
+
+
+@dataclass
+class ParallelIds:
+    source: list[np.ndarray]
+    target: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+
+def encode_lines(lines: list[str], pipe: TextPipeline, vocab: Vocabulary) -> list[np.ndarray]:
+    """Corpus lines (tokens joined by spaces) to arrays of ids, without `<s>` / `</s>`."""
+    return [np.asarray(vocab.encode(pipe.tokens(line)), dtype=np.int32) for line in lines]
+
+
+def pad(seqs: list[np.ndarray], *, bos: bool = False, eos: bool = False) -> np.ndarray:
+    """A (batch, longest) int32 array, `<pad>` (0) after each sequence."""
+    extra = int(bos) + int(eos)
+    out = np.zeros((len(seqs), max(len(s) for s in seqs) + extra), dtype=np.int32)
+    for row, s in zip(out, seqs):
+        if bos:
+            row[0] = BOS_ID
+        row[int(bos) : int(bos) + len(s)] = s
+        if eos:
+            row[int(bos) + len(s)] = EOS_ID
+    return out
+
+
+def teacher_forcing_batch(data: ParallelIds, idx: np.ndarray):
+    """((source, `<s>` + target), target + `</s>`, weights): the weights are 0 on padding."""
+    src = pad([data.source[i] for i in idx])
+    tgt = [data.target[i] for i in idx]
+    tgt_in, tgt_out = pad(tgt, bos=True), pad(tgt, eos=True)
+    return (src, tgt_in), tgt_out, (tgt_out != 0).astype(np.float32)
+
+
+def batch_plan(data: ParallelIds, batch_size: int, *, seed: int | None, epoch: int = 0) -> list[np.ndarray]:
+    """Index arrays, one per batch. `seed=None`: no shuffling (evaluation), longest first."""
+    lengths = np.array([len(t) * 1000 + len(s) for s, t in zip(data.source, data.target)])
+    if seed is None:
+        order = np.argsort(-lengths, kind="stable")
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    rng = np.random.default_rng([seed, epoch])
+    perm = rng.permutation(len(data))
+    pool = batch_size * POOL_BATCHES
+    batches = []
+    for start in range(0, len(perm), pool):
+        chunk = perm[start : start + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def batches_per_epoch(n: int, batch_size: int) -> int:
+    pool = batch_size * POOL_BATCHES
+    return sum(-(-min(pool, n - s) // batch_size) for s in range(0, n, pool))
+
+
+_SIGNATURE = (
+    (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.int32)),
+    tf.TensorSpec((None, None), tf.int32),
+    tf.TensorSpec((None, None), tf.float32),
+)
+
+
+def training_dataset(data: ParallelIds, batch_size: int, *, seed: int, first_epoch: int) -> tf.data.Dataset:
+    """The batches of epoch `first_epoch`, then the next epoch's, ... (use with `steps_per_epoch`)."""
+
+    def generate() -> Iterator:
+        for epoch in itertools.count(first_epoch):  # Keras stops after `epochs`; it may read ahead
+            for idx in batch_plan(data, batch_size, seed=seed, epoch=epoch):
+                yield teacher_forcing_batch(data, idx)
+
+    return tf.data.Dataset.from_generator(generate, output_signature=_SIGNATURE).prefetch(4)
+
+
+def evaluation_dataset(data: ParallelIds, batch_size: int) -> tf.data.Dataset:
+    plan = batch_plan(data, batch_size, seed=None)
+    return tf.data.Dataset.from_generator(
+        lambda: (teacher_forcing_batch(data, idx) for idx in plan), output_signature=_SIGNATURE
+    ).prefetch(4)

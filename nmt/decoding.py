@@ -1,0 +1,139 @@
+"""Batched greedy and beam search over the exported encoder and decoder-step models.
+
+Both run the whole decode loop inside one `tf.function`, for a batch of sentences at once:
+one encoder call, then one decoder-step call per output position (not per sentence).
+Beam search is plain TensorFlow (tensorflow-addons is dead): it keeps `beam_size` live
+hypotheses per sentence, sets aside those that end in `</s>` (scored by log-probability /
+length ** length_penalty) and stops a sentence once it has `beam_size` finished ones, as
+fairseq does; with `beam_size=1` it picks exactly the tokens greedy search picks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from nmt.bundle import Bundle
+from nmt.vocab import BOS_ID, EOS_ID, PAD_ID
+
+NEG_INF = -1e9
+
+
+def max_lengths(source: np.ndarray, a: float, b: int) -> np.ndarray:
+    """Per-sentence output limits: a * source length + b tokens (counting `</s>`), at least 1."""
+    lengths = (source != PAD_ID).sum(axis=1)
+    return np.maximum(1, np.floor(a * lengths + b)).astype(np.int32)
+
+
+class Decoder:
+    """Greedy and beam search for one bundle; the traced functions are reused across batches."""
+
+    def __init__(self, bundle: Bundle):
+        self.bundle = bundle
+        ids, limits = tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)
+        scalar = tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32)
+        self._greedy = tf.function(self._greedy_loop, input_signature=[ids, limits])  # one trace for all shapes
+        self._beam = tf.function(self._beam_loop, input_signature=[ids, limits, *scalar])
+
+    def _step(self, tokens, states, enc_out, mask):
+        enc_out = tf.identity(enc_out)  # drop the Keras mask the encoder attached: the step takes `mask` explicitly
+        inputs = [tokens, *states] + ([enc_out, mask] if self.bundle.attention else [])
+        log_probs, *states = self.bundle.decoder_step(inputs, training=False)
+        return log_probs, states
+
+    # ---- greedy -------------------------------------------------------------------------
+    def greedy(self, source: np.ndarray, limits: np.ndarray) -> np.ndarray:
+        """(B, S) source ids -> (B, T) output ids, `</s>` then `<pad>` after each sentence."""
+        return self._greedy(tf.constant(source), tf.constant(limits)).numpy()
+
+    def _greedy_loop(self, source, limits):
+        enc_out, mask, *states = self.bundle.encoder(source, training=False)
+        batch = tf.shape(source)[0]
+        tokens = tf.fill([batch], BOS_ID)
+        finished = tf.zeros([batch], tf.bool)
+        out = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
+        for t in tf.range(tf.reduce_max(limits)):
+            log_probs, states = self._step(tokens[:, None], states, enc_out, mask)
+            best = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
+            best = tf.where(t + 1 >= limits, tf.fill([batch], EOS_ID), best)  # out of room: end here
+            tokens = tf.where(finished, PAD_ID, best)
+            out = out.write(t, tokens)
+            finished = finished | tf.equal(tokens, EOS_ID)
+            if tf.reduce_all(finished):
+                break
+        return tf.transpose(out.stack())
+
+    # ---- beam search --------------------------------------------------------------------
+    def beam(self, source: np.ndarray, limits: np.ndarray, beam_size: int, length_penalty: float, n_best: int = 1) -> list[list[tuple[list[int], float]]]:
+        """For each sentence, up to `n_best` (token ids ending in `</s>`, score), best first."""
+        tokens, parents, fin_scores, fin_end, fin_parent = (
+            x.numpy()
+            for x in self._beam(tf.constant(source), tf.constant(limits), tf.constant(beam_size), tf.constant(length_penalty, tf.float32))
+        )
+        results = []
+        for b in range(source.shape[0]):
+            hyps = []
+            for k in range(min(n_best, beam_size)):
+                if fin_scores[b, k] <= NEG_INF / 2:
+                    continue
+                seq, beam = [EOS_ID], fin_parent[b, k]
+                for t in range(fin_end[b, k] - 2, -1, -1):  # walk the back-pointers
+                    seq.append(int(tokens[t, b, beam]))
+                    beam = parents[t, b, beam]
+                hyps.append((seq[::-1], float(fin_scores[b, k])))
+            results.append(hyps)
+        return results
+
+    def _beam_loop(self, source, limits, k, alpha):
+        enc_out, mask, *states = self.bundle.encoder(source, training=False)
+        batch = tf.shape(source)[0]
+
+        def tile(x):  # (B, ...) -> (B*K, ...), each sentence repeated K times
+            return tf.repeat(x, k, axis=0)
+
+        enc_out, mask, states = tile(enc_out), tile(mask), [tile(s) for s in states]
+        alive_lp = tf.tile(tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], 0)[None, :], [batch, 1])  # only beam 0 at first
+        tokens = tf.fill([batch * k], BOS_ID)
+        fin_scores = tf.fill([batch, k], NEG_INF)
+        fin_end = tf.zeros([batch, k], tf.int32)
+        fin_parent = tf.zeros([batch, k], tf.int32)
+        fin_count = tf.zeros([batch], tf.int32)
+        done = tf.zeros([batch], tf.bool)
+        hist_tokens = tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=tf.TensorShape([None, None]))
+        hist_parents = tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=tf.TensorShape([None, None]))
+        rank = tf.range(2 * k)[None, :]
+        for t in tf.range(tf.reduce_max(limits)):
+            log_probs, states = self._step(tokens[:, None], states, enc_out, mask)
+            v = tf.shape(log_probs)[-1]
+            log_probs = tf.reshape(log_probs, [batch, k, v])
+            # Out of room: the only continuation left is `</s>`.
+            at_limit = (t + 1 >= limits)[:, None, None]
+            is_eos_col = tf.equal(tf.range(v), EOS_ID)[None, None, :]
+            log_probs = tf.where(at_limit & ~is_eos_col, NEG_INF, log_probs)
+            cand = tf.reshape(alive_lp[:, :, None] + log_probs, [batch, k * v])
+            cand_lp, cand_idx = tf.math.top_k(cand, k=2 * k)
+            cand_beam, cand_tok = cand_idx // v, cand_idx % v
+
+            # Hypotheses ending here among the top K join the finished set (best K kept).
+            ended = tf.equal(cand_tok, EOS_ID) & (rank < k) & (cand_lp > NEG_INF / 2) & ~done[:, None]
+            length = tf.cast(t + 1, tf.float32)
+            new_scores = tf.where(ended, cand_lp / tf.pow(length, alpha), NEG_INF)
+            all_scores = tf.concat([fin_scores, new_scores], 1)
+            fin_scores, pick = tf.math.top_k(all_scores, k=k)
+            fin_end = tf.gather(tf.concat([fin_end, tf.fill(tf.shape(ended), t + 1)], 1), pick, batch_dims=1)
+            fin_parent = tf.gather(tf.concat([fin_parent, cand_beam], 1), pick, batch_dims=1)
+            fin_count = tf.minimum(k, fin_count + tf.reduce_sum(tf.cast(ended, tf.int32), 1))
+            done = done | (fin_count >= k) | (t + 1 >= limits)
+
+            # The best K that did not end stay alive.
+            alive_lp, pick = tf.math.top_k(tf.where(tf.equal(cand_tok, EOS_ID), NEG_INF, cand_lp), k=k)
+            parent = tf.gather(cand_beam, pick, batch_dims=1)
+            new_tokens = tf.gather(cand_tok, pick, batch_dims=1)
+            hist_tokens = hist_tokens.write(t, new_tokens)
+            hist_parents = hist_parents.write(t, parent)
+            flat = tf.reshape(parent + tf.range(batch)[:, None] * k, [-1])
+            states = [tf.gather(s, flat) for s in states]
+            tokens = tf.reshape(new_tokens, [-1])
+            if tf.reduce_all(done):
+                break
+        return hist_tokens.stack(), hist_parents.stack(), fin_scores, fin_end, fin_parent

@@ -1,0 +1,207 @@
+"""Training: teacher forcing with masked sparse cross-entropy, checkpoints, resume, curves.
+
+`train()` builds the model from params, resumes from the newest matching checkpoint if
+there is one, runs `model.fit` over the remaining epochs and writes the best model (by
+validation loss). Per-epoch curves go to dvclive; progress goes to stdout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nmt.checkpoints import BEST_FILE, MODEL_FILE, CheckpointStore
+from nmt.config import ModelParams, Params, TrainParams
+from nmt.data import ParallelIds, batches_per_epoch, encode_lines, evaluation_dataset, training_dataset
+from nmt.fsutil import atomic_dir, read_lines, write_json
+from nmt.model import Seq2Seq, build_seq2seq
+from nmt.text import TextPipeline
+from nmt.vocab import Vocabulary
+
+
+@dataclass(frozen=True)
+class TrainPaths:
+    split: Path = Path("data/split")
+    vocab: Path = Path("data/vocab")
+    out: Path = Path("models/train")
+    checkpoints: Path = Path("models/checkpoints")
+    live: Path = Path("metrics/train")
+    speed: Path = Path("metrics/train_speed.json")
+
+
+def set_determinism(seed: int) -> None:
+    """Same code, params and seed -> same weights on CPU."""
+    keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow generators
+    tf.config.experimental.enable_op_determinism()
+
+
+def compile_model(model: keras.Model, t: TrainParams) -> None:
+    # Integer targets and a sparse loss: no one-hot arrays. The weights that come with each
+    # batch are 0 on padding, and "mean_with_sample_weight" divides by the real token count.
+    model.compile(
+        optimizer=keras.optimizers.Adam(t.learning_rate, clipnorm=t.clipnorm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def load_text_and_vocabs(vocab_dir: Path) -> tuple[dict, TextPipeline, TextPipeline, Vocabulary, Vocabulary]:
+    text = json.loads((vocab_dir / "text.json").read_text(encoding="utf-8"))
+    return (
+        text,
+        TextPipeline(**text["source"]),
+        TextPipeline(**text["target"]),
+        Vocabulary.load(vocab_dir / "source.json"),
+        Vocabulary.load(vocab_dir / "target.json"),
+    )
+
+
+def load_split(split_dir: Path, part: str, vocab_dir: Path) -> ParallelIds:
+    _, src_pipe, tgt_pipe, src_vocab, tgt_vocab = load_text_and_vocabs(vocab_dir)
+    return ParallelIds(
+        encode_lines(read_lines(split_dir / f"{part}.src"), src_pipe, src_vocab),
+        encode_lines(read_lines(split_dir / f"{part}.tgt"), tgt_pipe, tgt_vocab),
+    )
+
+
+def build_from_vocabs(model: ModelParams, vocab_dir: Path, seed: int) -> Seq2Seq:
+    _, _, _, src_vocab, tgt_vocab = load_text_and_vocabs(vocab_dir)
+    return build_seq2seq(model, len(src_vocab), len(tgt_vocab), seed=seed)
+
+
+def run_fingerprint(params: Params, paths: TrainPaths) -> str:
+    """What a checkpoint must match to be resumed: every param that shapes training but
+    `epochs` (so that `-S epochs=50` continues a 20-epoch run), and the data itself."""
+    h = hashlib.sha256()
+    h.update(json.dumps({k: params.to_dict()[k] for k in ("seed", "data", "vocab", "model", "train")}, sort_keys=True).encode())
+    for f in sorted([*paths.split.glob("*.src"), *paths.split.glob("*.tgt"), *paths.vocab.glob("*.json")]):
+        h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
+class EpochEnd(keras.callbacks.Callback):
+    """After each epoch: progress line, curves, best weights, and a checkpoint when due."""
+
+    def __init__(self, *, params: Params, store: CheckpointStore, best_path: Path, state: dict, live, steps: int, tokens: int):
+        super().__init__()
+        self.p, self.store, self.best_path, self.state, self.live = params, store, best_path, state, live
+        self.steps, self.tokens = steps, tokens
+        self.epoch_seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = self.last_report = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if now - self.last_report >= 30:  # a heartbeat on long epochs; logs stay short
+            self.last_report = now
+            rate = self.tokens * (batch + 1) / self.steps / (now - self.t0)
+            print(f"  epoch {self.epoch + 1}: batch {batch + 1}/{self.steps}, loss {logs['loss']:.3f}, {rate:,.0f} target tokens/s", flush=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.t0
+        self.epoch_seconds.append(seconds)
+        n = epoch + 1
+        metrics = {k: float(v) for k, v in sorted(logs.items())}
+        self.state["history"].append(metrics)
+        best = self.state["best"]
+        if best is None or metrics["val_loss"] < best["val_loss"]:
+            self.state["best"] = best = {"epoch": n, "val_loss": metrics["val_loss"]}
+            self.model.save_weights(self.best_path)
+        log_epoch(self.live, n, metrics, best)
+        print(
+            f"epoch {n}/{self.p.epochs}: loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f}, "
+            f"val_loss {metrics['val_loss']:.4f}, val_accuracy {metrics['val_accuracy']:.4f}, "
+            f"{seconds:.0f} s, {self.tokens / seconds:,.0f} target tokens/s" + ("  (best)" if best["epoch"] == n else ""),
+            flush=True,
+        )
+        if n % self.p.train.save_every == 0 or n == self.p.epochs:
+            path = self.store.save(n, self.model, self.best_path, self.state)
+            print(f"  checkpoint: {path}", flush=True)
+
+    @property
+    def epoch(self) -> int:
+        return len(self.state["history"])
+
+
+def log_epoch(live, n: int, metrics: dict, best: dict) -> None:
+    live.step = n
+    for name, value in metrics.items():
+        split = "dev" if name.startswith("val_") else "train"
+        live.log_metric(f"{split}/{name.removeprefix('val_')}", value)
+    live.summary["best_epoch"], live.summary["best_val_loss"] = best["epoch"], best["val_loss"]
+    live.make_summary()
+
+
+def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
+    from dvclive import Live
+
+    set_determinism(params.seed)
+    t = params.train
+    train_ids = load_split(paths.split, "train", paths.vocab)
+    dev_ids = load_split(paths.split, "dev", paths.vocab)
+    seq = build_from_vocabs(params.model, paths.vocab, params.seed)
+    model = seq.training
+    compile_model(model, t)
+
+    store = CheckpointStore(paths.checkpoints, run_fingerprint(params, paths), t.keep_last)
+    ckpt, why = store.resumable(params.epochs)
+    print(f"train: {why}", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="nmt-train-"))
+    best_path = work / BEST_FILE
+    state = {"history": [], "best": None}
+    if ckpt is not None:
+        model.optimizer.build(model.trainable_variables)  # so that load_weights restores Adam's moments
+        model.load_weights(ckpt.path / MODEL_FILE)
+        shutil.copyfile(ckpt.path / BEST_FILE, best_path)
+        state = {"history": ckpt.state["history"], "best": ckpt.state["best"]}
+
+    # The curves are rewritten from the checkpoint's history, so a resumed run shows each
+    # epoch exactly once even if the killed run had logged epochs past its last checkpoint.
+    live = Live(dir=str(paths.live), dvcyaml=False, save_dvc_exp=False, report=None)
+    for n, metrics in enumerate(state["history"], 1):
+        log_epoch(live, n, metrics, state["best"])
+
+    first = len(state["history"])
+    steps = batches_per_epoch(len(train_ids), t.batch_size)
+    tokens = sum(len(x) + 1 for x in train_ids.target)
+    todo = f"epochs {first + 1}..{params.epochs}" if first < params.epochs else f"all {params.epochs} epochs done already"
+    print(f"train: {len(train_ids):,} pairs, {steps} batches of {t.batch_size}, {model.count_params():,} parameters; {todo}", flush=True)
+    callback = EpochEnd(params=params, store=store, best_path=best_path, state=state, live=live, steps=steps, tokens=tokens)
+    if first < params.epochs:
+        model.fit(
+            training_dataset(train_ids, t.batch_size, seed=params.seed, first_epoch=first),
+            validation_data=evaluation_dataset(dev_ids, t.batch_size),
+            epochs=params.epochs,
+            initial_epoch=first,
+            steps_per_epoch=steps,
+            callbacks=[callback],
+            shuffle=False,  # the dataset shuffles itself, reproducibly
+            verbose=0,
+        )
+    live.end()
+
+    # The trained model is the best epoch by validation loss.
+    model.load_weights(best_path)
+    with atomic_dir(paths.out) as tmp:
+        model.save(tmp / "model.keras")
+        write_json(tmp / "config.json", {"model": params.to_dict()["model"], "seed": params.seed, "best": state["best"], "epochs": params.epochs})
+    shutil.rmtree(work, ignore_errors=True)
+    median = float(np.median(callback.epoch_seconds)) if callback.epoch_seconds else None
+    write_json(paths.speed, {  # kept apart from the curves: timings differ from run to run
+        "epochs_run": len(callback.epoch_seconds),
+        "seconds_per_epoch_median": round(median, 1) if median else None,
+        "target_tokens_per_second": round(tokens / median) if median else None,
+    })
+    print(f"train: best epoch {state['best']['epoch']} (val_loss {state['best']['val_loss']:.4f}) -> {paths.out}", file=sys.stdout)
+    return state

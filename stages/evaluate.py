@@ -1,0 +1,53 @@
+"""DVC stage `evaluate`: translate the test set with the exported bundle alone and score it.
+
+Writes metrics/eval.json (BLEU, chrF, TER with sacrebleu signatures), metrics/eval_speed.json,
+metrics/hypotheses.txt (every test translation) and metrics/samples.md (a few, for reviews).
+"""
+
+import sys
+import time
+from pathlib import Path
+
+from nmt.config import load_params
+from nmt.fsutil import read_lines, write_json, write_lines, write_text
+from nmt.stage import run_stage
+
+BUNDLE, SPLIT, METRICS = Path("models/bundle"), Path("data/split"), Path("metrics")
+
+
+def main() -> int:
+    e = load_params().eval
+    from nmt.evaluation import score, samples_markdown
+    from nmt.translate import Translator
+
+    translator = Translator(BUNDLE)
+    b = translator.bundle
+    src, ref = read_lines(SPLIT / "test.src"), read_lines(SPLIT / "test.tgt")
+    start = time.perf_counter()
+    hyps = [h[0] for h in translator.translate_nbest(
+        src, pretokenized=True, beam_size=e.beam_size, length_penalty=e.length_penalty,
+        max_len_a=e.max_len_a, max_len_b=e.max_len_b, batch_size=e.batch_size)]
+    seconds = time.perf_counter() - start
+    hyp_text, ref_text = [h.text for h in hyps], [b.target_text.detokenize(r) for r in ref]
+    scores = score(hyp_text, ref_text, b.target_text.lang,
+                   hyp_tokens=[h.tokens for h in hyps] if b.config["pretokenized"] else None,
+                   ref_tokens=ref if b.config["pretokenized"] else None)
+    search = "greedy" if e.beam_size == 1 else f"beam {e.beam_size}"
+    write_json(METRICS / "eval.json", {"test_sentences": len(src), "search": search, **scores})
+    write_json(METRICS / "eval_speed.json", {  # apart from eval.json: timings vary between runs
+        "search": search, "seconds": round(seconds, 2), "sentences_per_second": round(len(src) / seconds, 1),
+    })
+    write_lines(METRICS / "hypotheses.txt", hyp_text)
+    src_text = [b.source_text.detokenize(s) for s in src]
+    write_text(METRICS / "samples.md", samples_markdown(
+        src_text, ref_text, hyp_text, e.samples,
+        f"Sample test translations ({b.source_text.lang}→{b.target_text.lang}, {search}; "
+        f"BLEU {scores['bleu']}, chrF {scores['chrf']})"))
+    print(f"evaluate: {len(src)} test sentences, {search}: BLEU {scores['bleu']}, chrF {scores['chrf']}, "
+          f"TER {scores['ter']}" + (f", BLEU on corpus tokens {scores['bleu_corpus_tokens']}" if "bleu_corpus_tokens" in scores else "")
+          + f" ({len(src) / seconds:.0f} sentences/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage(main))

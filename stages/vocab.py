@@ -1,0 +1,43 @@
+"""DVC stage `vocab`: source and target vocabularies from the training split only.
+
+Writes data/vocab/{source,target}.json and text.json (the two text pipelines, now with
+their level), and metrics/vocab.json (sizes, and how much of dev is unknown to them).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from nmt.config import load_params
+from nmt.fsutil import atomic_dir, read_lines, write_json
+from nmt.stage import run_stage
+from nmt.text import TextPipeline
+from nmt.vocab import UNK_ID, build_vocab
+
+SPLIT, OUT, METRICS = Path("data/split"), Path("data/vocab"), Path("metrics/vocab.json")
+
+
+def main() -> int:
+    v = load_params().vocab
+    text = json.loads((SPLIT / "text.json").read_text(encoding="utf-8"))
+    metrics = {"level": v.level}
+    with atomic_dir(OUT) as tmp:
+        for side, ext in (("source", "src"), ("target", "tgt")):
+            pipe = TextPipeline(**{**text[side], "level": v.level})
+            vocab = build_vocab(
+                (pipe.tokens(line) for line in read_lines(SPLIT / f"train.{ext}")),
+                min_freq=v.min_freq, max_size=v.max_size,
+            )
+            vocab.save(tmp / f"{side}.json")
+            text[side] = pipe.to_dict()
+            dev = [i for line in read_lines(SPLIT / f"dev.{ext}") for i in vocab.encode(pipe.tokens(line))]
+            metrics[f"{side}_size"] = len(vocab)
+            metrics[f"{side}_dev_unk_rate"] = round(sum(i == UNK_ID for i in dev) / max(1, len(dev)), 4)
+        write_json(tmp / "text.json", text)
+    write_json(METRICS, metrics)
+    print(f"vocab: {v.level} level, source {metrics['source_size']}, target {metrics['target_size']} entries")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage(main))

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from nmt.data import pad
+from nmt.decoding import Decoder, max_lengths
+from nmt.translate import Translator
+from nmt.vocab import EOS_ID, PAD_ID
+
+
+@pytest.fixture(scope="module")
+def translator(random_bundle):
+    return Translator(random_bundle[1])
+
+
+def some_sources(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    return pad([rng.integers(4, 15, rng.integers(1, 9)).astype(np.int32) for _ in range(n)])
+
+
+def test_greedy_stops_every_sentence_at_eos_or_its_limit(translator):
+    source = some_sources()
+    limits = max_lengths(source, 1.0, 2)
+    out = translator.decoder.greedy(source, limits)
+    for row, limit in zip(out, limits):
+        ends = np.flatnonzero(row == EOS_ID)
+        assert len(ends) >= 1 and ends[0] < limit  # </s> within the limit ...
+        assert (row[ends[0] + 1 :] == PAD_ID).all()  # ... and only padding after it
+
+
+def test_beam_of_one_is_greedy_token_for_token(translator):
+    source = some_sources(20, seed=1)
+    limits = max_lengths(source, 1.5, 5)
+    greedy = translator.decoder.greedy(source, limits)
+    beam = translator.decoder.beam(source, limits, beam_size=1, length_penalty=1.0)
+    for g, hyps in zip(greedy, beam):
+        g = g[: np.flatnonzero(g == EOS_ID)[0] + 1].tolist()
+        assert hyps[0][0] == g
+
+
+def test_beam_search_returns_n_best_sorted_with_true_scores(translator):
+    source = some_sources(6, seed=2)
+    limits = max_lengths(source, 1.5, 5)
+    results = translator.decoder.beam(source, limits, beam_size=4, length_penalty=0.0, n_best=4)
+    for b, hyps in enumerate(results):
+        scores = [s for _, s in hyps]
+        assert len(hyps) == 4 and scores == sorted(scores, reverse=True)
+        assert all(seq[-1] == EOS_ID and len(seq) <= limits[b] for seq, _ in hyps)
+        # With no length penalty the score is the log-probability: rescore the best one.
+        seq = hyps[0][0]
+        assert score_of(translator.decoder, source[b : b + 1], seq) == pytest.approx(scores[0], abs=1e-4)
+
+
+def score_of(decoder: Decoder, source, seq) -> float:
+    from nmt.bundle import stepwise_log_probs
+    from nmt.vocab import BOS_ID
+
+    target_in = np.array([[BOS_ID, *seq[:-1]]], dtype=np.int32)
+    log_probs = stepwise_log_probs(decoder.bundle, source, target_in)[0]
+    return float(sum(log_probs[t, tok] for t, tok in enumerate(seq)))
+
+
+def test_translate_keeps_one_output_per_input_line(translator):
+    lines = ["I like tea.", "", "   ", "zebra quantum xylophone", "I LIKE TEA!", "🙂 ещё 東京 \x07", "tea " * 3000]
+    out = translator.translate(lines)
+    assert len(out) == len(lines)
+    assert out[1] == "" and out[2] == ""  # an empty line gives an empty line
+    assert all(isinstance(o, str) and "\n" not in o for o in out)
+
+
+def test_translate_nbest_and_beam_options(translator):
+    hyps = translator.translate_nbest(["i like tea .", "we drink water ."], beam_size=3, n_best=3)
+    assert [len(h) for h in hyps] == [3, 3]
+    assert all(h.score is not None for hs in hyps for h in hs)
+    assert translator.translate(["i like tea ."], beam_size=1) == translator.translate(["i like tea ."])
+    with pytest.raises(ValueError):
+        translator.translate(["x"], beam_size=0)
