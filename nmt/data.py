@@ -99,6 +99,6 @@ def training_dataset(data: ParallelIds, batch_size: int, *, seed: int, first_epo
 
 def evaluation_dataset(data: ParallelIds, batch_size: int) -> tf.data.Dataset:
     plan = batch_plan(data, batch_size, seed=None)
-    return tf.data.Dataset.from_generator(
-        lambda: (teacher_forcing_batch(data, idx) for idx in plan), output_signature=_SIGNATURE
-    ).prefetch(4)
+    dataset = tf.data.Dataset.from_generator(lambda: (teacher_forcing_batch(data, idx) for idx in plan), output_signature=_SIGNATURE)
+    # A known length lets Keras stop at the end instead of running into it (and warning).
+    return dataset.apply(tf.data.experimental.assert_cardinality(len(plan))).prefetch(4)

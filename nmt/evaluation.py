@@ -21,7 +21,8 @@ def score(hypotheses: list[str], references: list[str], target_lang: str, *, hyp
         raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
     bleu = BLEU(tokenize=BLEU_TOKENIZER.get(target_lang, "13a"))
     chrf = CHRF()
-    ter = TER(asian_support=target_lang in CJK)
+    # TER counts word edits: text without spaces needs its tokenizer (normalized) with CJK support.
+    ter = TER(normalized=target_lang in CJK, asian_support=target_lang in CJK)
     refs = [references]
     out = {
         "bleu": round(bleu.corpus_score(hypotheses, refs).score, 2),

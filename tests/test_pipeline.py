@@ -1,0 +1,142 @@
+"""The real pipeline, end to end: `dvc repro` and `dvc exp run` in a temporary copy of the
+repository, with a tiny configuration, asserting on what a user finds afterwards."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "epochs": 2,
+    "data": {"max_train_pairs": 400},
+    "model": {"embedding_dim": 16, "units": 16},
+    "train": {"batch_size": 32, "save_every": 1, "keep_last": 2},
+    "eval": {"samples": 3},
+}
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    # `python` in dvc.yaml must be this interpreter, as it is in an activated virtualenv.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    return run([str(Path(sys.executable).parent / "dvc"), *args], cwd, check)
+
+
+def merge(base: dict, over: dict) -> dict:
+    return {k: merge(base[k], v) if isinstance(v, dict) else v for k, v in over.items()} | {k: v for k, v in base.items() if k not in over}
+
+
+def copy_repo(dest: Path, overrides: dict) -> Path:
+    """The files git tracks (what a fresh clone has), as a new git repository with params overridden."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
+    for f in filter(None, files):
+        if (ROOT / f).is_file():
+            (dest / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, dest / f)
+    for generated in ("dvc.lock", "metrics"):  # a fresh start, not the committed run
+        shutil.rmtree(dest / generated, ignore_errors=True) if (dest / generated).is_dir() else (dest / generated).unlink(missing_ok=True)
+    params = merge(yaml.safe_load((dest / "params.yaml").read_text()), overrides)
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
+        run(cmd, dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    repo = copy_repo(tmp_path_factory.mktemp("repo"), TINY)
+    first = dvc("repro", cwd=repo)
+    return repo, first
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_repro_runs_all_six_stages_and_leaves_models_and_metrics(project):
+    repo, first = project
+    for stage in ("download", "split", "vocab", "train", "export", "evaluate"):
+        assert f"Running stage '{stage}'" in first.stdout
+    ev = read_json(repo / "metrics/eval.json")
+    assert ev["test_sentences"] == 500 and ev["search"] == "greedy"
+    assert 0 <= ev["bleu"] <= 100 and 0 <= ev["chrf"] <= 100 and ev["ter"] >= 0
+    assert "tok:ja-mecab" in ev["signatures"]["bleu"] and "tok:none" in ev["signatures"]["bleu_corpus_tokens"]
+    assert len((repo / "metrics/hypotheses.txt").read_text(encoding="utf-8").splitlines()) == 500
+    assert (repo / "metrics/samples.md").read_text(encoding="utf-8").count("\n| ") == 3 + 1  # header + 3 samples
+    split = read_json(repo / "metrics/split.json")
+    assert (split["train_pairs"], split["dev_pairs"], split["test_pairs"]) == (400, 500, 500)
+    assert read_json(repo / "metrics/export.json")["max_abs_prob_diff"] <= 1e-5
+    assert sorted(p.name for p in (repo / "models/bundle").iterdir()) == [
+        "config.json", "decoder_step.keras", "encoder.keras", "source_vocab.json", "target_vocab.json"]
+    assert (repo / "models/train/model.keras").is_file()
+    assert sorted(p.name for p in (repo / "models/checkpoints").iterdir()) == ["epoch-0001", "epoch-0002"]
+
+
+def test_training_curves_are_dvc_plots(project):
+    repo, _ = project
+    summary = read_json(repo / "metrics/train/metrics.json")
+    assert summary["step"] == 2 and set(summary) >= {"train", "dev", "best_epoch"}
+    loss = (repo / "metrics/train/plots/metrics/dev/loss.tsv").read_text().splitlines()
+    assert loss[0].startswith("step") and [row.split("\t")[0] for row in loss[1:]] == ["1", "2"]
+    shown = dvc("plots", "show", "--json", cwd=repo)
+    assert "dev/loss.tsv" in shown.stdout
+
+
+def test_nothing_changed_means_nothing_runs(project):
+    repo, _ = project
+    again = dvc("repro", cwd=repo)
+    assert "Running stage" not in again.stdout
+    assert dvc("status", cwd=repo).stdout.strip() in ("Data and pipelines are up to date.", "")
+
+
+def test_the_exported_bundle_translates_typed_sentences(project):
+    repo, _ = project
+    nmt = str(Path(sys.executable).parent / "nmt")
+    out = run([nmt, "translate", "I like tea.", "", "qwxz zzyzx"], repo).stdout.split("\n")
+    assert len(out) == 4 and out[1] == "" and out[3] == ""  # three lines, one each, and the empty one empty
+    piped = subprocess.run([nmt, "translate"], cwd=repo, input="hello\n\nworld\n", capture_output=True, text=True)
+    assert piped.returncode == 0 and piped.stdout.count("\n") == 3
+
+
+def test_changing_a_decoding_param_reruns_only_evaluation(project):
+    repo, _ = project
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["eval"]["beam_size"] = 3
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = dvc("repro", cwd=repo).stdout
+    assert "Running stage 'evaluate'" in out
+    for stage in ("download", "split", "vocab", "train", "export"):
+        assert f"Running stage '{stage}'" not in out
+    assert read_json(repo / "metrics/eval.json")["search"] == "beam 3"
+    run(["git", "checkout", "params.yaml"], repo)
+    dvc("repro", cwd=repo)
+
+
+def test_exp_run_with_more_epochs_resumes_from_the_checkpoint(project):
+    repo, _ = project
+    run(["git", "add", "-A"], repo)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny run"], repo)
+    out = dvc("exp", "run", "-S", "epochs=3", cwd=repo).stdout
+    assert "resuming from models/checkpoints/epoch-0002 (epoch 2)" in out
+    assert "epochs 3..3" in out and "epoch 1/3" not in out
+    assert read_json(repo / "metrics/train/metrics.json")["step"] == 3
+    rows = (repo / "metrics/train/plots/metrics/dev/loss.tsv").read_text().splitlines()[1:]
+    assert [r.split("\t")[0] for r in rows] == ["1", "2", "3"]  # the curve continues, no step twice
+    diff = dvc("metrics", "diff", "--md", cwd=repo).stdout
+    assert "metrics/train/metrics.json" in diff and "dev.loss" in diff
+    shown = dvc("exp", "show", "--md", cwd=repo).stdout
+    assert "epochs" in shown
