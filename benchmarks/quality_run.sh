@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# A long quality run in its own clone, so that it neither blocks nor is disturbed by work in
+# this checkout. Rerunning the same command after an interruption resumes from the newest
+# checkpoint (models/checkpoints persists in the run's clone).
+#
+#   benchmarks/quality_run.sh NAME -S epochs=15 -S model.units=512 ...
+#
+# The run lives in ${RUNS_DIR:-../runs}/NAME: its log is run.log, its metrics are in metrics/,
+# the training curve in metrics/train/plots/. The overrides are passed to `dvc exp run` as
+# typed, so the row in BENCHMARKS.md reproduces with `dvc exp run <the same -S ...>`.
+set -euo pipefail
+name=${1:?usage: quality_run.sh NAME [-S key=value ...]}
+shift
+here=$(cd "$(dirname "$0")/.." && pwd)
+runs=${RUNS_DIR:-$here/../runs}
+dir=$runs/$name
+if [[ ! -d $dir/.git ]]; then
+  mkdir -p "$runs"
+  git clone -q "$here" "$dir"
+fi
+cd "$dir"
+. "$here/.venv/bin/activate"
+export TF_CPP_MIN_LOG_LEVEL=2
+{
+  echo "== $(date -u +%FT%TZ) $(git rev-parse --short HEAD) dvc exp run $*"
+  start=$(date +%s)
+  dvc exp run "$@"
+  echo "== finished in $(( $(date +%s) - start )) s"
+} >>run.log 2>&1
