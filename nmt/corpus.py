@@ -57,10 +57,12 @@ def _find(raw_dir: Path, pattern: str) -> list[Path]:
 
 
 def read_tsv(path: Path, *, reverse: bool) -> list[Pair]:
-    """One pair a line: `first<TAB>second`, optionally a third column (attribution) ignored."""
+    """One pair a line: `first<TAB>second`, optionally a third column (attribution) ignored.
+
+    A blank line (or one of whitespace) is an empty pair, which `clean` drops and counts."""
     pairs = []
     for n, line in enumerate(_read_lines(path), 1):
-        cols = line.split("\t")
+        cols = line.split("\t") if line.strip() else ["", ""]
         if len(cols) not in (2, 3):
             raise CorpusError(
                 f"{path}:{n}: expected 2 or 3 tab-separated columns, found {len(cols)}: {line[:80]!r}"

@@ -126,12 +126,20 @@ class EpochEnd(keras.callbacks.Callback):
             flush=True,
         )
         if n % self.p.train.save_every == 0 or n == self.p.epochs:
+            self.state["rng"] = [v.numpy().tolist() for v in random_states(self.model)]
             path = self.store.save(n, self.model, self.best_path, self.state)
             print(f"  checkpoint: {path}", flush=True)
 
     @property
     def epoch(self) -> int:
         return len(self.state["history"])
+
+
+def random_states(model) -> list:
+    """The dropout layers' random generator states. A `.keras` file does not hold them, so a
+    checkpoint keeps them itself: a resumed run then draws the same dropout masks as an
+    uninterrupted one."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
 
 
 def log_epoch(live, n: int, metrics: dict, best: dict) -> None:
@@ -165,6 +173,9 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
         model.load_weights(ckpt.path / MODEL_FILE)
         shutil.copyfile(ckpt.path / BEST_FILE, best_path)
         state = {"history": ckpt.state["history"], "best": ckpt.state["best"]}
+        if "rng" in ckpt.state:
+            for variable, value in zip(random_states(model), ckpt.state["rng"], strict=True):
+                variable.assign(value)
 
     # The curves are rewritten from the checkpoint's history, so a resumed run shows each
     # epoch exactly once even if the killed run had logged epochs past its last checkpoint.

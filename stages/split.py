@@ -27,6 +27,8 @@ def main() -> int:
     if "all" in parts:
         counts["all"] = Counter()
         kept = clean(parts["all"], src_pipe, tgt_pipe, dedupe=True, counts=counts["all"], **opts)
+        if not kept:
+            raise CorpusError(f"{RAW}: no pairs left after filtering (counts: {dict(counts['all'])})")
         split = grouped_split(kept, dev_size=d.dev_size, test_size=d.test_size, seed=params.seed)
     else:
         # The official dev and test sets are kept whole (bar empty lines) so that scores

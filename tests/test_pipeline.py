@@ -1,17 +1,14 @@
 """The real pipeline, end to end: `dvc repro` and `dvc exp run` in a temporary copy of the
 repository, with a tiny configuration, asserting on what a user finds afterwards."""
 
-import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from pipeline_helpers import copy_repo, dvc, read_json, run
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 TINY = {
@@ -23,48 +20,11 @@ TINY = {
 }
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    # `python` in dvc.yaml must be this interpreter, as it is in an activated virtualenv.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    return run([str(Path(sys.executable).parent / "dvc"), *args], cwd, check)
-
-
-def merge(base: dict, over: dict) -> dict:
-    return {k: merge(base[k], v) if isinstance(v, dict) else v for k, v in over.items()} | {k: v for k, v in base.items() if k not in over}
-
-
-def copy_repo(dest: Path, overrides: dict) -> Path:
-    """The files git tracks (what a fresh clone has), as a new git repository with params overridden."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
-    for f in filter(None, files):
-        if (ROOT / f).is_file():
-            (dest / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / f, dest / f)
-    for generated in ("dvc.lock", "metrics"):  # a fresh start, not the committed run
-        shutil.rmtree(dest / generated, ignore_errors=True) if (dest / generated).is_dir() else (dest / generated).unlink(missing_ok=True)
-    params = merge(yaml.safe_load((dest / "params.yaml").read_text()), overrides)
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
-        run(cmd, dest)
-    return dest
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     repo = copy_repo(tmp_path_factory.mktemp("repo"), TINY)
     first = dvc("repro", cwd=repo)
     return repo, first
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def test_repro_runs_all_six_stages_and_leaves_models_and_metrics(project):
