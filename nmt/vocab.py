@@ -12,6 +12,7 @@ import numpy as np
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(4)
+_SPECIAL_SET = frozenset(SPECIALS)
 
 
 class Vocabulary:
@@ -29,8 +30,9 @@ class Vocabulary:
         return len(self.itos)
 
     def encode(self, tokens: Iterable[str], *, bos: bool = False, eos: bool = False) -> list[int]:
-        """Tokens to ids; tokens not in the vocabulary become `<unk>`."""
-        ids = [self.stoi.get(t, UNK_ID) for t in tokens]
+        """Tokens to ids; tokens not in the vocabulary become `<unk>`, and so does text that
+        spells a special ("</s>" typed by a user must not end the sentence)."""
+        ids = [UNK_ID if t in _SPECIAL_SET else self.stoi.get(t, UNK_ID) for t in tokens]
         return ([BOS_ID] if bos else []) + ids + ([EOS_ID] if eos else [])
 
     def decode(self, ids: Iterable[int]) -> list[str]:

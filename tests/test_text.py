@@ -2,6 +2,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nmt.text import SPACE, TextPipeline, detokenize, normalize, word_tokenize
+from nmt.vocab import SPECIALS, build_vocab
 
 
 def test_normalize_cleans_what_users_paste():
@@ -49,6 +50,9 @@ def test_any_unicode_goes_through_the_pipeline_without_raising(text):
             tokens = pipe.tokens(line)
             assert all(tokens) and all(" " not in t for t in tokens)
             assert pipe.join(tokens) == line  # model tokens -> corpus tokens is lossless
+            vocab = build_vocab([tokens])
+            # ... and through ids, but for text that spells a special token: that is unknown
+            assert vocab.decode(vocab.encode(tokens)) == ["<unk>" if t in SPECIALS else t for t in tokens]
             pipe.detokenize(line)
 
 

@@ -26,6 +26,7 @@ def test_unknown_tokens_become_unk_and_decode_stops_at_eos():
 def test_a_literal_special_in_the_corpus_does_not_shadow_the_real_one():
     v = build_vocab([["<unk>", "<pad>", "x"]])
     assert v.itos == ["<pad>", "<unk>", "<s>", "</s>", "x"]
+    assert v.encode(["x", "</s>", "<s>", "<pad>", "x"]) == [4, 1, 1, 1, 4]  # typed, they are unknown text
 
 
 def test_save_and_load_round_trip(tmp_path):
