@@ -5,6 +5,7 @@ models/bundle/
   decoder_step.keras  previous token, states[, encoder outputs, source mask] -> log-probs, states
   source_vocab.json, target_vocab.json
   config.json         the two text pipelines, the state names, model facts
+  source.model, target.model   the sentencepiece models, at the subword level only
 It needs neither the training model nor params.yaml. `verify_bundle` proves that the reloaded
 pair, run one step at a time, reproduces the training model's teacher-forced distributions.
 """
@@ -12,6 +13,7 @@ pair, run one step at a time, reproduces the training model's teacher-forced dis
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,17 +50,22 @@ class Bundle:
         return self.config["model"]["attention"] != "none"
 
 
-def save_bundle(seq: Seq2Seq, text: dict, source_vocab: Vocabulary, target_vocab: Vocabulary, out_dir: str | Path, *, extra: dict) -> None:
-    """Write the bundle atomically: a killed export leaves the old bundle or none, never half of one."""
+def save_bundle(seq: Seq2Seq, text: dict[str, TextPipeline], source_vocab: Vocabulary, target_vocab: Vocabulary, out_dir: str | Path, *, extra: dict) -> None:
+    """Write the bundle atomically: a killed export leaves the old bundle or none, never half of one.
+
+    `text` holds the "source" and "target" pipelines; their subword models are copied in."""
     with atomic_dir(out_dir) as tmp:
+        for side in ("source", "target"):
+            if text[side].subword_model:
+                shutil.copyfile(text[side].subword_model, tmp / f"{side}.model")
         seq.encoder.save(tmp / "encoder.keras")
         seq.decoder_step.save(tmp / "decoder_step.keras")
         source_vocab.save(tmp / "source_vocab.json")
         target_vocab.save(tmp / "target_vocab.json")
         write_json(tmp / "config.json", {
             "format_version": FORMAT_VERSION,
-            "source": text["source"],
-            "target": text["target"],
+            **{side: {**text[side].to_dict(), **({"subword_model": f"{side}.model"} if text[side].subword_model else {})}
+               for side in ("source", "target")},
             "state_names": seq.state_names,
             **extra,
         })
@@ -67,10 +74,13 @@ def save_bundle(seq: Seq2Seq, text: dict, source_vocab: Vocabulary, target_vocab
 def load_bundle(path: str | Path = "models/bundle") -> Bundle:
     path = Path(path)
     missing = [f for f in FILES if not (path / f).is_file()]
+    if not missing:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        missing = [config[side]["subword_model"] for side in ("source", "target")
+                   if config.get(side, {}).get("subword_model") and not (path / config[side]["subword_model"]).is_file()]
     if missing:
         what = "does not exist" if not path.is_dir() else f"is incomplete: {', '.join(missing)} missing"
         raise BundleError(f"the model bundle {path} {what}; the `export` stage makes it: run `dvc repro export`")
-    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     if config.get("format_version") != FORMAT_VERSION:
         raise BundleError(f"{path / 'config.json'}: bundle format {config.get('format_version')} is not {FORMAT_VERSION}; re-export it")
     try:
@@ -83,8 +93,8 @@ def load_bundle(path: str | Path = "models/bundle") -> Bundle:
         decoder_step,
         Vocabulary.load(path / "source_vocab.json"),
         Vocabulary.load(path / "target_vocab.json"),
-        TextPipeline(**config["source"]),
-        TextPipeline(**config["target"]),
+        TextPipeline.from_dict(config["source"], path),
+        TextPipeline.from_dict(config["target"], path),
         config,
     )
 

@@ -58,9 +58,10 @@ class DataParams:
 
 @dataclass(frozen=True)
 class VocabParams:
-    level: Literal["word", "char"] = "word"
+    level: Literal["word", "char", "subword"] = "word"
     min_freq: int = _f(2, lo=1)
     max_size: int = _f(30000, lo=5)
+    subword_size: int = _f(8000, lo=50)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The one text pipeline shared by training, evaluation and translation.
 
 raw text --normalize--> clean text --word_tokenize--> "corpus tokens" (words joined by one space)
---TextPipeline.tokens--> model tokens (words, or characters with "▁" for a space) --Vocabulary--> ids.
+--TextPipeline.tokens--> model tokens (words; characters with "▁" for a space; or sentencepiece
+subwords of the corpus tokens) --Vocabulary--> ids.
 Going back, `TextPipeline.join` turns model tokens into corpus tokens and `detokenize`
 into the plain text people read and sacrebleu scores.
 """
@@ -9,10 +10,15 @@ into the plain text people read and sacrebleu scores.
 from __future__ import annotations
 
 import functools
+import io
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Literal
+
+from nmt.errors import UserError
 
 # Languages written without spaces between words: their corpus tokens come from the
 # corpus's own segmenter (KyTea for small_parallel_enja), and detokenizing removes spaces.
@@ -71,13 +77,62 @@ def detokenize(words: list[str], lang: str) -> str:
     return detok.detokenize(words)
 
 
+class SubwordError(UserError, ValueError):
+    """sentencepiece could not train a model with the params given."""
+
+
+@functools.lru_cache(maxsize=8)
+def _sentencepiece(model_file: str):
+    import sentencepiece
+
+    return sentencepiece.SentencePieceProcessor(model_file=model_file)
+
+
+def train_subword_model(lines: Iterable[str], model_file: str | Path, *, vocab_size: int, lang: str, seed: int) -> Path:
+    """A sentencepiece unigram model of corpus lines, written to `model_file` (…/name.model).
+
+    Our own normalisation has run already (identity rule here); `<unk>` is the only special
+    piece (ours add `<pad>`, `<s>`, `</s>`); one thread and a fixed seed keep it reproducible.
+    """
+    import sentencepiece
+
+    model_file = Path(model_file)
+    if model_file.suffix != ".model":
+        raise ValueError(f"{model_file}: a sentencepiece model file name ends in .model")
+    sentencepiece.set_random_generator_seed(seed)
+    buffer = io.BytesIO()  # written by us: no path recorded inside the model, no .vocab file beside it
+    try:
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(lines), model_writer=buffer, vocab_size=vocab_size,
+            model_type="unigram", character_coverage=0.9995 if lang in UNSEGMENTED else 1.0,
+            normalization_rule_name="identity", hard_vocab_limit=False, num_threads=1,
+            unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1, unk_surface="<unk>", minloglevel=2,
+        )
+    except RuntimeError as e:  # e.g. fewer pieces asked for than the text has characters
+        message = str(e).split("] ", 1)[-1]
+        raise SubwordError(f"vocab.subword_size={vocab_size} for the {lang} side: {message}") from None
+    model_file.write_bytes(buffer.getvalue())
+    return model_file
+
+
 @dataclass(frozen=True)
 class TextPipeline:
     """How one side (source or target) of the corpus becomes model tokens, and back."""
 
     lang: str
-    level: Literal["word", "char"] = "word"
+    level: Literal["word", "char", "subword"] = "word"
     lowercase: bool = False
+    subword_model: str | None = None  # level "subword": the sentencepiece model file
+
+    def __post_init__(self):
+        if (self.level == "subword") != (self.subword_model is not None):
+            raise ValueError("a sentencepiece model goes with level 'subword', and only with it")
+
+    @classmethod
+    def from_dict(cls, d: dict, folder: str | Path) -> TextPipeline:
+        """A pipeline saved by `to_dict`, whose subword model file lies in `folder`."""
+        pipe = cls(**d)
+        return replace(pipe, subword_model=str(Path(folder) / pipe.subword_model)) if pipe.subword_model else pipe
 
     def prepare(self, text: str, *, pretokenized: bool = False) -> str:
         """Raw text to corpus tokens joined by spaces: what `data/split/*` files hold.
@@ -95,12 +150,16 @@ class TextPipeline:
         """Corpus tokens to model tokens."""
         if self.level == "word":
             return corpus_line.split()
+        if self.level == "subword":
+            return _sentencepiece(self.subword_model).encode(corpus_line, out_type=str)
         return list(corpus_line.replace(" ", SPACE))
 
     def join(self, tokens: list[str]) -> str:
         """Model tokens back to corpus tokens joined by spaces."""
         if self.level == "word":
             return " ".join(tokens)
+        if self.level == "subword":
+            return _WHITESPACE.sub(" ", _sentencepiece(self.subword_model).decode_pieces(list(tokens))).strip()
         return _WHITESPACE.sub(" ", "".join(tokens).replace(SPACE, " ")).strip()
 
     def detokenize(self, corpus_line: str) -> str:
@@ -108,4 +167,8 @@ class TextPipeline:
         return detokenize(corpus_line.split(), self.lang)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-ready; the subword model by file name only (it is saved beside the JSON)."""
+        d = asdict(self)
+        if self.subword_model:
+            d["subword_model"] = Path(self.subword_model).name
+        return d

@@ -59,8 +59,8 @@ def load_text_and_vocabs(vocab_dir: Path) -> tuple[dict, TextPipeline, TextPipel
     text = json.loads((vocab_dir / "text.json").read_text(encoding="utf-8"))
     return (
         text,
-        TextPipeline(**text["source"]),
-        TextPipeline(**text["target"]),
+        TextPipeline.from_dict(text["source"], vocab_dir),
+        TextPipeline.from_dict(text["target"], vocab_dir),
         Vocabulary.load(vocab_dir / "source.json"),
         Vocabulary.load(vocab_dir / "target.json"),
     )

@@ -27,8 +27,8 @@ def main() -> int:
     model_params = ModelParams(**trained["model"])
     seq = build_from_vocabs(model_params, VOCAB, trained["seed"])
     seq.training.load_weights(TRAIN / "model.keras")
-    text, _, _, src_vocab, tgt_vocab = load_text_and_vocabs(VOCAB)
-    save_bundle(seq, text, src_vocab, tgt_vocab, OUT, extra={
+    text, src_text, tgt_text, src_vocab, tgt_vocab = load_text_and_vocabs(VOCAB)
+    save_bundle(seq, {"source": src_text, "target": tgt_text}, src_vocab, tgt_vocab, OUT, extra={
         "model": trained["model"], "trained_epochs": trained["epochs"], "best": trained["best"],
         "corpus": text["corpus"], "pretokenized": text["pretokenized"],
     })

@@ -1,7 +1,8 @@
 """DVC stage `vocab`: source and target vocabularies from the training split only.
 
 Writes data/vocab/{source,target}.json and text.json (the two text pipelines, now with
-their level), and metrics/vocab.json (sizes, and how much of dev is unknown to them).
+their level), and metrics/vocab.json (sizes, and how much of dev is unknown to them). At the
+subword level it first trains a sentencepiece model per side, data/vocab/{source,target}.model.
 """
 
 import json
@@ -11,19 +12,24 @@ from pathlib import Path
 from nmt.config import load_params
 from nmt.fsutil import atomic_dir, read_lines, write_json
 from nmt.stage import run_stage
-from nmt.text import TextPipeline
+from nmt.text import TextPipeline, train_subword_model
 from nmt.vocab import UNK_ID, build_vocab
 
 SPLIT, OUT, METRICS = Path("data/split"), Path("data/vocab"), Path("metrics/vocab.json")
 
 
 def main() -> int:
-    v = load_params().vocab
+    params = load_params()
+    v = params.vocab
     text = json.loads((SPLIT / "text.json").read_text(encoding="utf-8"))
     metrics = {"level": v.level}
     with atomic_dir(OUT) as tmp:
         for side, ext in (("source", "src"), ("target", "tgt")):
-            pipe = TextPipeline(**{**text[side], "level": v.level})
+            model = None
+            if v.level == "subword":
+                model = str(train_subword_model(read_lines(SPLIT / f"train.{ext}"), tmp / f"{side}.model",
+                                                vocab_size=v.subword_size, lang=text[side]["lang"], seed=params.seed))
+            pipe = TextPipeline(**{**text[side], "level": v.level, "subword_model": model})
             vocab = build_vocab(
                 (pipe.tokens(line) for line in read_lines(SPLIT / f"train.{ext}")),
                 min_freq=v.min_freq, max_size=v.max_size,

@@ -40,3 +40,30 @@ def test_an_incomplete_bundle_names_what_is_missing(tmp_path):
     (tmp_path / "b" / "decoder_step.keras").unlink()
     with pytest.raises(BundleError, match=r"is incomplete: decoder_step.keras missing.*dvc repro export"):
         load_bundle(tmp_path / "b")
+
+
+def test_a_subword_bundle_carries_its_sentencepiece_models(tmp_path):
+    from conftest import TINY_SOURCE, TINY_TARGET
+    from nmt.bundle import save_bundle
+    from nmt.model import build_seq2seq
+    from nmt.text import TextPipeline, train_subword_model
+    from nmt.translate import Translator
+    from nmt.vocab import build_vocab
+
+    pipes = {}
+    for side, lang, lines in (("source", "en", TINY_SOURCE), ("target", "ja", TINY_TARGET)):
+        model = train_subword_model(lines * 10, tmp_path / f"{side}.model", vocab_size=30, lang=lang, seed=0)
+        pipes[side] = TextPipeline(lang, "subword", subword_model=str(model))
+    src_vocab = build_vocab(pipes["source"].tokens(s) for s in TINY_SOURCE)
+    tgt_vocab = build_vocab(pipes["target"].tokens(s) for s in TINY_TARGET)
+    params = ModelParams(embedding_dim=8, units=16)
+    seq = build_seq2seq(params, len(src_vocab), len(tgt_vocab))
+    save_bundle(seq, pipes, src_vocab, tgt_vocab, tmp_path / "bundle", extra={"model": vars(params), "pretokenized": True})
+    (tmp_path / "source.model").unlink()  # the bundle must not need the vocab folder's copies
+    (tmp_path / "target.model").unlink()
+    bundle = load_bundle(tmp_path / "bundle")
+    assert bundle.source_text.subword_model == str(tmp_path / "bundle" / "source.model")
+    assert len(Translator(bundle).translate(["i like green tea .", ""])) == 2
+    (tmp_path / "bundle" / "target.model").unlink()
+    with pytest.raises(BundleError, match=r"is incomplete: target.model missing"):
+        load_bundle(tmp_path / "bundle")

@@ -100,3 +100,17 @@ def test_exp_run_with_more_epochs_resumes_from_the_checkpoint(project):
     assert "metrics/train/metrics.json" in diff and "dev.loss" in diff
     shown = dvc("exp", "show", "--md", cwd=repo).stdout
     assert "epochs" in shown
+
+
+def test_the_subword_level_flows_through_export_evaluate_and_translate(project):
+    repo, _ = project
+    out = dvc("exp", "run", "-S", "vocab.level=subword", "-S", "vocab.subword_size=1500", cwd=repo).stdout
+    for stage in ("vocab", "train", "export", "evaluate"):
+        assert f"Running stage '{stage}'" in out
+    assert read_json(repo / "metrics/vocab.json")["level"] == "subword"
+    assert {"source.model", "target.model"} <= {p.name for p in (repo / "models/bundle").iterdir()}
+    assert read_json(repo / "metrics/export.json")["max_abs_prob_diff"] <= 1e-5
+    assert "bleu_corpus_tokens" in read_json(repo / "metrics/eval.json")
+    nmt = str(Path(sys.executable).parent / "nmt")
+    translated = run([nmt, "translate", "I like green tea.", ""], repo).stdout
+    assert translated.count("\n") == 2 and "▁" not in translated
