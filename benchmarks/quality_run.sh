@@ -21,6 +21,8 @@ fi
 cd "$dir"
 . "$here/.venv/bin/activate"
 export TF_CPP_MIN_LOG_LEVEL=2
+# The stages must import this clone's nmt, not the checkout the virtualenv was installed from.
+export PYTHONPATH="$dir"
 {
   echo "== $(date -u +%FT%TZ) $(git rev-parse --short HEAD) dvc exp run $*"
   start=$(date +%s)
