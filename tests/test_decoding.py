@@ -74,3 +74,31 @@ def test_translate_nbest_and_beam_options(translator):
     assert translator.translate(["i like tea ."], beam_size=1) == translator.translate(["i like tea ."])
     with pytest.raises(ValueError):
         translator.translate(["x"], beam_size=0)
+
+
+def classic_greedy(bundle, source_ids: np.ndarray, limit: int) -> list[int]:
+    """The classic Keras recipe's decode_sequence(): one sentence, one predict() per token."""
+    enc_out, mask, *states = bundle.encoder.predict(source_ids[None, :], verbose=0)
+    token, out = np.array([[2]], np.int32), []  # <s>
+    for _ in range(limit):
+        inputs = [token, *states] + ([enc_out, mask] if bundle.attention else [])
+        log_probs, *states = bundle.decoder_step.predict(inputs, verbose=0)
+        best = int(np.argmax(log_probs[0]))
+        out.append(best if len(out) + 1 < limit else EOS_ID)
+        if out[-1] == EOS_ID:
+            break
+        token = np.array([[best]], np.int32)
+    return out
+
+
+def test_batched_greedy_equals_the_classic_one_sentence_predict_loop(translator):
+    bundle = translator.bundle
+    source = some_sources(8, seed=3)  # padded to the longest: padding must not leak into a result
+    limits = max_lengths(source, 1.5, 4)
+    batched = translator.decoder.greedy(source, limits)
+    assert len({tuple(o) for o in batched}) > 1  # different outputs: the comparison means something
+    for row, out, limit in zip(source, batched, limits):
+        alone = classic_greedy(bundle, row[row != PAD_ID], int(limit))
+        ours = out[: np.flatnonzero(out == EOS_ID)[0] + 1].tolist()
+        assert ours == alone
+        assert bundle.target_vocab.decode(ours) == bundle.target_vocab.decode(alone)
