@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import resource
 import shutil
 import sys
 import tempfile
@@ -213,6 +214,7 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
         "epochs_run": len(callback.epoch_seconds),
         "seconds_per_epoch_median": round(median, 1) if median else None,
         "target_tokens_per_second": round(tokens / median) if median else None,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),  # Linux: KiB
     })
     print(f"train: best epoch {state['best']['epoch']} (val_loss {state['best']['val_loss']:.4f}) -> {paths.out}", file=sys.stdout)
     return state
