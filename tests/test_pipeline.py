@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from pipeline_helpers import copy_repo, dvc, read_json, run
+from s3_server import CREDENTIALS, s3_server
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +65,30 @@ def test_nothing_changed_means_nothing_runs(project):
     again = dvc("repro", cwd=repo)
     assert "Running stage" not in again.stdout
     assert dvc("status", cwd=repo).stdout.strip() in ("Data and pipelines are up to date.", "")
+
+
+def test_artifacts_pushed_to_an_s3_remote_are_pulled_into_a_clean_clone(project, tmp_path, monkeypatch):
+    """The README's sharing recipe against a real S3 API (moto's server) on 127.0.0.1."""
+    repo, _ = project
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    with s3_server("nmt-artifacts") as endpoint:
+        dvc("remote", "add", "-d", "shared", "s3://nmt-artifacts/cache", cwd=repo)  # committed: the team's remote
+        dvc("remote", "modify", "--local", "shared", "endpointurl", endpoint, cwd=repo)  # per machine, not committed
+        run(["git", "add", "-A"], repo)
+        run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "trained"], repo)
+        pushed = dvc("push", cwd=repo)
+        assert "pushed" in pushed.stdout
+        clone = tmp_path / "teammate"
+        run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+        assert not (clone / "models/bundle").exists()
+        dvc("remote", "modify", "--local", "shared", "endpointurl", endpoint, cwd=clone)
+        dvc("pull", cwd=clone)
+    assert dvc("status", cwd=clone).stdout.strip() in ("Data and pipelines are up to date.", "")
+    assert "Running stage" not in dvc("repro", cwd=clone).stdout
+    nmt = str(Path(sys.executable).parent / "nmt")
+    here = run([nmt, "translate", "I like tea.", "Where is the station?"], repo).stdout
+    assert run([nmt, "translate", "I like tea.", "Where is the station?"], clone).stdout == here
 
 
 def test_the_exported_bundle_translates_typed_sentences(project):
