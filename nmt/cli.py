@@ -1,9 +1,10 @@
-"""The `nmt` command: `nmt translate` and `nmt summary`.
+"""The `nmt` command: `nmt translate`, `nmt summary` and `nmt report`.
 
     nmt translate "I can't tell who will arrive first."      # sentences as arguments
     nmt translate < input.txt > output.txt                    # or one per line on stdin
     nmt translate --beam 5 --n-best 3 "good morning ."
     nmt summary                                               # model.summary() and diagrams
+    nmt report --base main                                    # report/report.md for a pull request
 """
 
 from __future__ import annotations
@@ -89,6 +90,14 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from nmt.report import build_report
+
+    path = build_report(args.base, Path(args.out))
+    print(f"report: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nmt", description="Translate with, or inspect, an exported seq2seq bundle.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--training-model", default="models/train/model.keras", help="the trained model (default: models/train/model.keras)")
     s.add_argument("--plot-dir", default="models/diagrams", help="where to write the diagrams (default: models/diagrams)")
     s.set_defaults(func=cmd_summary)
+
+    r = sub.add_parser("report", help="a markdown report of what the workspace changed against a base revision")
+    r.add_argument("--base", default="main", help="the revision to compare with (default: main)")
+    r.add_argument("--out", default="report", help="folder for report.md and its images (default: report)")
+    r.set_defaults(func=cmd_report)
     return parser
 
 
@@ -122,10 +136,11 @@ def _positive(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from nmt.bundle import BundleError
+    from nmt.report import ReportError
 
     try:
         return args.func(args)
-    except BundleError as e:
+    except (BundleError, ReportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,6 +1,7 @@
 """The real pipeline, end to end: `dvc repro` and `dvc exp run` in a temporary copy of the
 repository, with a tiny configuration, asserting on what a user finds afterwards."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -128,6 +129,29 @@ def test_exp_run_with_more_epochs_resumes_from_the_checkpoint(project):
     assert "metrics/train/metrics.json" in diff and "dev.loss" in diff
     shown = dvc("exp", "show", "--md", cwd=repo).stdout
     assert "epochs" in shown
+
+
+def test_report_compares_two_commits_for_a_pull_request(project, tmp_path):
+    repo, _ = project  # the previous test's experiment (epochs=3) is in the workspace; "tiny run" is HEAD
+    run(["git", "add", "-A"], repo)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "three epochs"], repo)
+    nmt = str(Path(sys.executable).parent / "nmt")
+    printed = run([nmt, "report", "--base", "HEAD~1", "--out", str(tmp_path / "report")], repo).stdout
+    report = (tmp_path / "report/report.md").read_text(encoding="utf-8")
+    assert str(tmp_path / "report/report.md") in printed
+    params = report.split("## Params")[1].split("##")[0]
+    assert "epochs" in params and "| 2 " in params and "| 3 " in params
+    metrics = report.split("## Metrics")[1].split("##")[0]
+    assert "metrics/train/metrics.json" in metrics and "dev.loss" in metrics
+    images = re.findall(r"!\[[^]]*\]\(([^)]+)\)", report)
+    assert "curves/dev_loss.png" in images and len(images) == 4
+    for image in images:
+        assert (tmp_path / "report" / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    samples = report.split("## Sample test translations")[1]
+    assert "| # | source | reference | HEAD~1 (" in samples and samples.count("\n| ") == 1 + 3  # header + 3 samples
+    bad = run([nmt, "report", "--base", "no-such-branch", "--out", str(tmp_path / "bad")], repo, check=False)
+    assert bad.returncode == 1 and "no such revision 'no-such-branch'" in bad.stderr
+    assert not (tmp_path / "bad/report.md").exists()
 
 
 def test_the_subword_level_flows_through_export_evaluate_and_translate(project):
