@@ -4,6 +4,7 @@ repository, with a tiny configuration, asserting on what a user finds afterwards
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,21 @@ def test_the_subword_level_flows_through_export_evaluate_and_translate(project):
     nmt = str(Path(sys.executable).parent / "nmt")
     translated = run([nmt, "translate", "I like green tea.", ""], repo).stdout
     assert translated.count("\n") == 2 and "▁" not in translated
+
+
+def test_queued_experiments_run_in_parallel_workers(project):
+    """`dvc exp run --queue` + `dvc queue start -j 2`: each runs from the committed files alone."""
+    repo, _ = project
+    for beam in (2, 3):
+        dvc("exp", "run", "--queue", "-n", f"beam{beam}", "-S", f"eval.beam_size={beam}", cwd=repo)
+    dvc("queue", "start", "-j", "2", cwd=repo)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = dvc("queue", "status", cwd=repo).stdout
+        if "Running" not in status and "Queued" not in status:
+            break
+        time.sleep(3)
+    rows = {line.split()[1]: line.split()[-1] for line in status.splitlines() if line.split()[1:2] in (["beam2"], ["beam3"])}
+    assert rows == {"beam2": "Success", "beam3": "Success"}, status
+    shown = dvc("exp", "show", "--json", cwd=repo).stdout
+    assert '"search": "beam 2"' in shown and '"search": "beam 3"' in shown
