@@ -217,7 +217,10 @@ def machine() -> dict:
     info = Path("/proc/cpuinfo").read_text()
     field = lambda name: next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith(name)), "?")  # noqa: E731,E741
     flags = field("flags").split()
-    per_cycle = 64 if "avx512f" in flags else 32 if "avx2" in flags and "fma" in flags else 8  # FP32, 2 FMA units
+    # FP32 FLOPs a cycle a core with two FMA units: 16-wide on AVX-512, 8-wide on AVX2. AMD's Zen 4
+    # (family 25) runs AVX-512 on 256-bit units, so it peaks as AVX2 does; Zen 5 (26) is 512-bit.
+    zen4_or_older = field("vendor_id") == "AuthenticAMD" and int(field("cpu family")) < 26
+    per_cycle = 64 if "avx512f" in flags and not zen4_or_older else 32 if "avx2" in flags and "fma" in flags else 8
     mem = next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1]
     mhz = float(field("cpu MHz"))
     return {"cpu": field("model name"), "cores": os.cpu_count(), "mhz": mhz, "ram_gib": round(int(mem) / 2**20, 1),

@@ -20,20 +20,22 @@ class ReportError(Exception):
     """A report that cannot be made, with the reason a user can act on."""
 
 
-def _run(cmd: list[str], cwd: Path) -> str:
+def _run(program: str, args: tuple[str, ...], cwd: Path) -> str:
+    """stdout of `program args...`; a failure is a ReportError quoting the command and its last words."""
+    cmd = [sys.executable, "-m", "dvc", *args] if program == "dvc" else [program, *args]
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise ReportError(f"`{' '.join(cmd[2:] if cmd[:2] == [sys.executable, '-m'] else cmd)}` failed: "
-                          f"{(proc.stderr or proc.stdout).strip().splitlines()[-1] if (proc.stderr or proc.stdout).strip() else proc.returncode}")
+        said = (proc.stderr or proc.stdout).strip().splitlines()
+        raise ReportError(f"`{program} {' '.join(args)}` failed: {said[-1] if said else f'exit status {proc.returncode}'}")
     return proc.stdout
 
 
 def _dvc(*args: str, cwd: Path) -> str:
-    return _run([sys.executable, "-m", "dvc", *args], cwd)
+    return _run("dvc", args, cwd)
 
 
 def _git(*args: str, cwd: Path) -> str:
-    return _run(["git", *args], cwd)
+    return _run("git", args, cwd)
 
 
 def _md_table_or(text: str, empty: str) -> str:
@@ -90,6 +92,10 @@ def render_curves(plots_json: str, out_dir: Path) -> list[Path]:
 def build_report(base: str, out_dir: Path, repo: Path = Path(".")) -> Path:
     """Writes out_dir/report.md (and out_dir/curves/*.png) comparing the workspace with `base`."""
     repo = repo.resolve()
+    try:
+        _git("rev-parse", "--show-toplevel", cwd=repo)
+    except ReportError:
+        raise ReportError(f"{repo} is not inside a git repository: run `nmt report` in the project's clone") from None
     try:
         base_sha = _git("rev-parse", "--short", "--verify", f"{base}^{{commit}}", cwd=repo).strip()
     except ReportError:
