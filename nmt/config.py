@@ -82,6 +82,7 @@ class TrainParams:
     clipnorm: float | None = _f(5.0, lo=0.0, lo_open=True)
     save_every: int = _f(5, lo=1)
     keep_last: int = _f(3, lo=1)
+    strategy: Literal["default", "mirrored", "multi_worker"] = "default"
 
 
 @dataclass(frozen=True)

@@ -86,19 +86,36 @@ _SIGNATURE = (
 )
 
 
-def training_dataset(data: ParallelIds, batch_size: int, *, seed: int, first_epoch: int) -> tf.data.Dataset:
-    """The batches of epoch `first_epoch`, then the next epoch's, ... (use with `steps_per_epoch`)."""
+def _unsharded(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Under a distribution strategy, tf.data must not shard these batches again: each worker
+    already takes its own rows (`training_dataset(shard=...)`) and every worker validates on all."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return dataset.with_options(options)
+
+
+def training_dataset(data: ParallelIds, batch_size: int, *, seed: int, first_epoch: int, shard: tuple[int, int] = (0, 1)) -> tf.data.Dataset:
+    """The batches of epoch `first_epoch`, then the next epoch's, ... (use with `steps_per_epoch`).
+
+    `shard=(i, n)`: worker i of n gets rows i, i+n, ... of every batch; a worker left without a
+    row gets one with zero weight, so that every worker takes part in every step."""
+    index, count = shard
 
     def generate() -> Iterator:
         for epoch in itertools.count(first_epoch):  # Keras stops after `epochs`; it may read ahead
             for idx in batch_plan(data, batch_size, seed=seed, epoch=epoch):
-                yield teacher_forcing_batch(data, idx)
+                mine = idx[index::count]
+                if len(mine):
+                    yield teacher_forcing_batch(data, mine)
+                else:
+                    inputs, targets, weights = teacher_forcing_batch(data, idx[:1])
+                    yield inputs, targets, np.zeros_like(weights)
 
-    return tf.data.Dataset.from_generator(generate, output_signature=_SIGNATURE).prefetch(4)
+    return _unsharded(tf.data.Dataset.from_generator(generate, output_signature=_SIGNATURE)).prefetch(4)
 
 
 def evaluation_dataset(data: ParallelIds, batch_size: int) -> tf.data.Dataset:
     plan = batch_plan(data, batch_size, seed=None)
     dataset = tf.data.Dataset.from_generator(lambda: (teacher_forcing_batch(data, idx) for idx in plan), output_signature=_SIGNATURE)
     # A known length lets Keras stop at the end instead of running into it (and warning).
-    return dataset.apply(tf.data.experimental.assert_cardinality(len(plan))).prefetch(4)
+    return _unsharded(dataset.apply(tf.data.experimental.assert_cardinality(len(plan)))).prefetch(4)

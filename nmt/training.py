@@ -24,6 +24,7 @@ import tensorflow as tf
 from nmt.checkpoints import BEST_FILE, MODEL_FILE, CheckpointStore
 from nmt.config import ModelParams, Params, TrainParams
 from nmt.data import ParallelIds, batches_per_epoch, encode_lines, evaluation_dataset, training_dataset
+from nmt.distribute import Role, build_for_fit, make_strategy
 from nmt.fsutil import atomic_dir, read_lines, write_json
 from nmt.model import Seq2Seq, build_seq2seq
 from nmt.text import TextPipeline
@@ -93,9 +94,10 @@ def run_fingerprint(params: Params, paths: TrainPaths) -> str:
 class EpochEnd(keras.callbacks.Callback):
     """After each epoch: progress line, curves, best weights, and a checkpoint when due."""
 
-    def __init__(self, *, params: Params, store: CheckpointStore, best_path: Path, state: dict, live, steps: int, tokens: int):
+    def __init__(self, *, params: Params, store: CheckpointStore, best_path: Path, state: dict, live, steps: int, tokens: int, role: Role):
         super().__init__()
         self.p, self.store, self.best_path, self.state, self.live = params, store, best_path, state, live
+        self.role = role
         self.steps, self.tokens = steps, tokens
         self.epoch_seconds: list[float] = []
 
@@ -126,7 +128,7 @@ class EpochEnd(keras.callbacks.Callback):
             f"{seconds:.0f} s, {self.tokens / seconds:,.0f} target tokens/s" + ("  (best)" if best["epoch"] == n else ""),
             flush=True,
         )
-        if n % self.p.train.save_every == 0 or n == self.p.epochs:
+        if self.role.chief and (n % self.p.train.save_every == 0 or n == self.p.epochs):
             self.state["rng"] = [v.numpy().tolist() for v in random_states(self.model)]
             path = self.store.save(n, self.model, self.best_path, self.state)
             print(f"  checkpoint: {path}", flush=True)
@@ -143,7 +145,17 @@ def random_states(model) -> list:
     return [v for v in model.variables if v.path.endswith("seed_generator_state")]
 
 
+def weights_digest(model: keras.Model) -> str:
+    """A fingerprint of the weights: workers in sync print the same one."""
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()[:16]
+
+
 def log_epoch(live, n: int, metrics: dict, best: dict) -> None:
+    if live is None:  # a worker other than the chief
+        return
     live.step = n
     for name, value in metrics.items():
         split = "dev" if name.startswith("val_") else "train"
@@ -155,13 +167,17 @@ def log_epoch(live, n: int, metrics: dict, best: dict) -> None:
 def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
     from dvclive import Live
 
-    set_determinism(params.seed)
     t = params.train
+    strategy, role = make_strategy(t.strategy)  # before any other TensorFlow work
+    set_determinism(params.seed)
     train_ids = load_split(paths.split, "train", paths.vocab)
     dev_ids = load_split(paths.split, "dev", paths.vocab)
-    seq = build_from_vocabs(params.model, paths.vocab, params.seed)
-    model = seq.training
-    compile_model(model, t)
+    with strategy.scope():
+        seq = build_from_vocabs(params.model, paths.vocab, params.seed)
+        model = seq.training
+        compile_model(model, t)
+    if role.count > 1:
+        print(f"train: worker {role.index} of {role.count}" + (" (chief: writes checkpoints, curves and the model)" if role.chief else ""), flush=True)
 
     store = CheckpointStore(paths.checkpoints, run_fingerprint(params, paths), t.keep_last)
     ckpt, why = store.resumable(params.epochs)
@@ -170,7 +186,8 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
     best_path = work / BEST_FILE
     state = {"history": [], "best": None}
     if ckpt is not None:
-        model.optimizer.build(model.trainable_variables)  # so that load_weights restores Adam's moments
+        with strategy.scope():
+            model.optimizer.build(model.trainable_variables)  # so that load_weights restores Adam's moments
         model.load_weights(ckpt.path / MODEL_FILE)
         shutil.copyfile(ckpt.path / BEST_FILE, best_path)
         state = {"history": ckpt.state["history"], "best": ckpt.state["best"]}
@@ -180,7 +197,7 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
 
     # The curves are rewritten from the checkpoint's history, so a resumed run shows each
     # epoch exactly once even if the killed run had logged epochs past its last checkpoint.
-    live = Live(dir=str(paths.live), dvcyaml=False, save_dvc_exp=False, report=None)
+    live = Live(dir=str(paths.live), dvcyaml=False, save_dvc_exp=False, report=None) if role.chief else None
     for n, metrics in enumerate(state["history"], 1):
         log_epoch(live, n, metrics, state["best"])
 
@@ -189,10 +206,12 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
     tokens = sum(len(x) + 1 for x in train_ids.target)
     todo = f"epochs {first + 1}..{params.epochs}" if first < params.epochs else f"all {params.epochs} epochs done already"
     print(f"train: {len(train_ids):,} pairs, {steps} batches of {t.batch_size}, {model.count_params():,} parameters; {todo}", flush=True)
-    callback = EpochEnd(params=params, store=store, best_path=best_path, state=state, live=live, steps=steps, tokens=tokens)
+    callback = EpochEnd(params=params, store=store, best_path=best_path, state=state, live=live, steps=steps, tokens=tokens, role=role)
     if first < params.epochs:
+        dataset = training_dataset(train_ids, t.batch_size, seed=params.seed, first_epoch=first, shard=(role.index, role.count))
+        build_for_fit(model, strategy, dataset)
         model.fit(
-            training_dataset(train_ids, t.batch_size, seed=params.seed, first_epoch=first),
+            dataset,
             validation_data=evaluation_dataset(dev_ids, t.batch_size),
             epochs=params.epochs,
             initial_epoch=first,
@@ -201,7 +220,13 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
             shuffle=False,  # the dataset shuffles itself, reproducibly
             verbose=0,
         )
+    if not role.chief:  # the chief writes the results; a worker only says what it holds
+        print(f"train: worker {role.index} done; weights sha256 {weights_digest(model)}", flush=True)
+        shutil.rmtree(work, ignore_errors=True)
+        return state
     live.end()
+    if role.count > 1:
+        print(f"train: worker {role.index} done; weights sha256 {weights_digest(model)}", flush=True)
 
     # The trained model is the best epoch by validation loss.
     model.load_weights(best_path)
