@@ -146,7 +146,7 @@ def random_states(model) -> list:
 
 
 def weights_digest(model: keras.Model) -> str:
-    """A fingerprint of the weights: workers in sync print the same one."""
+    """A short fingerprint of all the weights."""
     h = hashlib.sha256()
     for w in model.get_weights():
         h.update(np.ascontiguousarray(w).tobytes())
@@ -220,13 +220,12 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
             shuffle=False,  # the dataset shuffles itself, reproducibly
             verbose=0,
         )
-    if not role.chief:  # the chief writes the results; a worker only says what it holds
+    if role.count > 1:  # workers in step print the same fingerprint
         print(f"train: worker {role.index} done; weights sha256 {weights_digest(model)}", flush=True)
+    if not role.chief:  # the chief alone writes the results
         shutil.rmtree(work, ignore_errors=True)
         return state
     live.end()
-    if role.count > 1:
-        print(f"train: worker {role.index} done; weights sha256 {weights_digest(model)}", flush=True)
 
     # The trained model is the best epoch by validation loss.
     model.load_weights(best_path)
