@@ -33,7 +33,8 @@ def row(run: Path) -> str | None:
     hours = sum(sec for _, _, sec in epochs.values()) / 3600
     split = _json(run / "metrics/split.json")
     ev = _json(run / "metrics/eval.json")
-    finished = done == planned and ev and "evaluate:" in log.rsplit("== ", 1)[-1]
+    last_run = re.split(r"^== \S+ \S+ dvc exp run", log, flags=re.M)[-1]  # after the newest start line
+    finished = done == planned and ev and "evaluate:" in last_run
     corpus = f"{split.get('corpus', '?')} {split.get('direction', '?')}"
     best_dev = min(loss for _, loss, _ in epochs.values())
     if finished:
