@@ -49,12 +49,15 @@ def make_strategy(name: str) -> tuple[tf.distribute.Strategy, Role]:
         return tf.distribute.MirroredStrategy(), Role(0, 1)
     if not os.environ.get("TF_CONFIG"):
         raise StrategyError("train.strategy=multi_worker needs TF_CONFIG describing the cluster and this task (see README: Training on several machines)")
-    config = json.loads(os.environ["TF_CONFIG"])
-    cluster, task = config.get("cluster", {}), config.get("task", {})
-    names = [("chief", i) for i in range(len(cluster.get("chief", [])))] + [("worker", i) for i in range(len(cluster.get("worker", [])))]
+    try:
+        config = json.loads(os.environ["TF_CONFIG"])
+        cluster, task = config.get("cluster", {}), config.get("task", {})
+        names = [("chief", i) for i in range(len(cluster.get("chief", [])))] + [("worker", i) for i in range(len(cluster.get("worker", [])))]
+        index = names.index((task.get("type"), int(task.get("index", 0))))
+    except (ValueError, TypeError, AttributeError) as e:  # bad JSON, or a task that is not in the cluster
+        raise StrategyError(f"TF_CONFIG does not describe a cluster holding this task ({e}): {os.environ['TF_CONFIG']}") from None
     patch_keras_for_multi_worker()
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    return strategy, Role(names.index((task.get("type"), int(task.get("index", 0)))), len(names))
+    return tf.distribute.MultiWorkerMirroredStrategy(), Role(index, len(names))
 
 
 def build_for_fit(model: keras.Model, strategy: tf.distribute.Strategy, dataset: tf.data.Dataset) -> None:

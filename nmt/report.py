@@ -13,10 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from nmt.errors import UserError
+
 SAMPLES = "metrics/samples.md"
 
 
-class ReportError(Exception):
+class ReportError(UserError, RuntimeError):
     """A report that cannot be made, with the reason a user can act on."""
 
 
