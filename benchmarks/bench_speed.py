@@ -13,7 +13,9 @@ example reads them) and the same model: one LSTM layer of 256 units, no attentio
   call per output token.
 - ours: the pipeline's text pipeline and vocabularies, integer ids in length-bucketed `tf.data`
   batches padded to their own longest sentence, masked sparse cross-entropy (nmt.training), and
-  batched greedy / beam search (nmt.decoding) over the exported inference models.
+  batched greedy / beam search (nmt.decoding) over the exported inference models, with the
+  pipeline's default `train.intra_op_threads` (the classic runs with TensorFlow's own choice,
+  as its users do; one thread per op measured no faster for it).
 
 Each measurement runs in a child process of its own (peak resident memory from `os.wait4`),
 classic and ours alternating (A B A B ...); the table gives medians. Training time is that of
@@ -175,13 +177,19 @@ def ours(src, tgt):
 # ---- one measurement per child process -----------------------------------------------------
 def child(job: dict) -> dict:
     import keras
+    import tensorflow as tf
 
+    if job["side"] == "ours":  # ours runs with its pipeline's default thread count, the classic with TensorFlow's
+        from nmt.config import TrainParams
+        from nmt.training import set_intra_op_threads
+
+        set_intra_op_threads(TrainParams().intra_op_threads)
     keras.utils.set_random_seed(0)
     src, tgt = read_pairs(job["pairs"], job["level"])
     if job["side"] == "classic" and one_hot_bytes(src, tgt) > job["max_bytes"]:
         return {"skipped": f"one-hot arrays need {one_hot_bytes(src, tgt) / 2**30:.1f} GiB"}
     model, train, decode, tokens, info = (classic if job["side"] == "classic" else ours)(src, tgt)
-    out = {"params": model.count_params(), "target_tokens": tokens, **info}
+    out = {"params": model.count_params(), "target_tokens": tokens, "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(), **info}
     if job["task"] == "train":
         seconds = train()
         out |= {"seconds_per_epoch": seconds, "target_tokens_per_second": tokens / seconds}

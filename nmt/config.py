@@ -83,6 +83,7 @@ class TrainParams:
     save_every: int = _f(5, lo=1)
     keep_last: int = _f(3, lo=1)
     strategy: Literal["default", "mirrored", "multi_worker"] = "default"
+    intra_op_threads: int = _f(1, lo=0)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,26 @@ def set_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+class ThreadsError(RuntimeError):
+    """The thread count asked for cannot be applied: TensorFlow has started with another one."""
+
+
+def set_intra_op_threads(n: int) -> None:
+    """Threads per TensorFlow op (0: TensorFlow's choice). Must run before TensorFlow starts;
+    in a process where it has started already, only the same setting is accepted, so that a
+    run never trains with a thread count other than the one its params record."""
+    if n == 0 or tf.config.threading.get_intra_op_parallelism_threads() == n:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+    except RuntimeError:
+        raise ThreadsError(
+            f"train.intra_op_threads={n}, but TensorFlow has started in this process with "
+            f"{tf.config.threading.get_intra_op_parallelism_threads() or 'its own choice of'} threads; "
+            "run the training in a fresh process (python stages/train.py)"
+        ) from None
+
+
 def compile_model(model: keras.Model, t: TrainParams) -> None:
     # Integer targets and a sparse loss: no one-hot arrays. The weights that come with each
     # batch are 0 on padding, and "mean_with_sample_weight" divides by the real token count.
@@ -168,7 +188,8 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
     from dvclive import Live
 
     t = params.train
-    strategy, role = make_strategy(t.strategy)  # before any other TensorFlow work
+    set_intra_op_threads(t.intra_op_threads)  # before any other TensorFlow work
+    strategy, role = make_strategy(t.strategy)
     set_determinism(params.seed)
     train_ids = load_split(paths.split, "train", paths.vocab)
     dev_ids = load_split(paths.split, "dev", paths.vocab)
