@@ -49,12 +49,16 @@ class CheckpointStore:
                 found.append(Checkpoint(p, state))
         return sorted(found, key=lambda c: c.epoch)
 
+    def ours(self) -> list[Checkpoint]:
+        """This run's checkpoints (matching fingerprint), oldest first."""
+        return [c for c in self._all() if c.state.get("fingerprint") == self.fingerprint]
+
     def resumable(self, max_epoch: int) -> tuple[Checkpoint | None, str]:
         """The newest checkpoint of this run at or before `max_epoch`, and why (for the log)."""
         every = self._all()
         if not every:
             return None, "no checkpoint found: starting from scratch"
-        ours = [c for c in every if c.state.get("fingerprint") == self.fingerprint]
+        ours = self.ours()
         if not ours:
             return None, (
                 f"ignoring {len(every)} checkpoint(s) in {self.root} made with other params or data "
@@ -72,8 +76,7 @@ class CheckpointStore:
             model.save(tmp / MODEL_FILE)
             shutil.copyfile(best_weights, tmp / BEST_FILE)
             (tmp / STATE_FILE).write_text(json.dumps({**state, "epoch": epoch, "fingerprint": self.fingerprint}, indent=1))
-        ours = [c for c in self._all() if c.state.get("fingerprint") == self.fingerprint]
-        stale = {c.path for c in self._all()} - {c.path for c in ours[-self.keep_last :]}
+        stale = {c.path for c in self._all()} - {c.path for c in self.ours()[-self.keep_last :]}
         for p in stale:
             shutil.rmtree(p, ignore_errors=True)
         return path

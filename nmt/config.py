@@ -84,6 +84,7 @@ class TrainParams:
     keep_last: int = _f(3, lo=1)
     strategy: Literal["default", "mirrored", "multi_worker"] = "default"
     intra_op_threads: int = _f(1, lo=0)
+    average_last: int = _f(1, lo=1)
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,10 @@ def _cross_checks(p: Params, problems: list[str]):
             problems.append("data.sha256: required when data.corpus is 'custom'")
         if len(p.data.custom.languages) != 2:
             problems.append("data.custom.languages: give exactly two language codes, e.g. [en, de]")
+    if p.train.average_last > p.epochs:
+        problems.append(f"train.average_last: {p.train.average_last} epochs to average, but epochs is {p.epochs}")
+    if p.train.average_last > 1 and p.train.strategy == "multi_worker":
+        problems.append("train.average_last: averaging is not supported with train.strategy=multi_worker (set it to 1)")
     if p.data.sha256 is not None and not _is_sha256(p.data.sha256):
         problems.append(f"data.sha256: {p.data.sha256!r} is not 64 hexadecimal digits")
 

@@ -25,6 +25,7 @@ from nmt.checkpoints import BEST_FILE, MODEL_FILE, CheckpointStore
 from nmt.config import ModelParams, Params, TrainParams
 from nmt.data import ParallelIds, batches_per_epoch, encode_lines, evaluation_dataset, training_dataset
 from nmt.distribute import Role, build_for_fit, make_strategy
+from nmt.errors import UserError
 from nmt.fsutil import atomic_dir, read_lines, write_json
 from nmt.model import Seq2Seq, build_seq2seq
 from nmt.text import TextPipeline
@@ -103,9 +104,12 @@ def build_from_vocabs(model: ModelParams, vocab_dir: Path, seed: int) -> Seq2Seq
 
 def run_fingerprint(params: Params, paths: TrainPaths) -> str:
     """What a checkpoint must match to be resumed: every param that shapes training but
-    `epochs` (so that `-S epochs=50` continues a 20-epoch run), and the data itself."""
+    `epochs` (so that `-S epochs=50` continues a 20-epoch run) and `train.average_last`,
+    and the data itself."""
     h = hashlib.sha256()
-    h.update(json.dumps({k: params.to_dict()[k] for k in ("seed", "data", "vocab", "model", "train")}, sort_keys=True).encode())
+    shaping = {k: params.to_dict()[k] for k in ("seed", "data", "vocab", "model", "train")}
+    del shaping["train"]["average_last"]  # chooses among the epochs' weights after training: a run can switch it
+    h.update(json.dumps(shaping, sort_keys=True).encode())
     for f in sorted([*paths.split.glob("*.src"), *paths.split.glob("*.tgt"), *paths.vocab.glob("*.json")]):
         h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()[:16]
@@ -148,7 +152,8 @@ class EpochEnd(keras.callbacks.Callback):
             f"{seconds:.0f} s, {self.tokens / seconds:,.0f} target tokens/s" + ("  (best)" if best["epoch"] == n else ""),
             flush=True,
         )
-        if self.role.chief and (n % self.p.train.save_every == 0 or n == self.p.epochs):
+        averaged = n > self.p.epochs - self.p.train.average_last  # each averaged epoch needs its checkpoint
+        if self.role.chief and (n % self.p.train.save_every == 0 or n == self.p.epochs or averaged):
             self.state["rng"] = [v.numpy().tolist() for v in random_states(self.model)]
             path = self.store.save(n, self.model, self.best_path, self.state)
             print(f"  checkpoint: {path}", flush=True)
@@ -156,6 +161,34 @@ class EpochEnd(keras.callbacks.Callback):
     @property
     def epoch(self) -> int:
         return len(self.state["history"])
+
+
+class AveragingError(UserError, RuntimeError):
+    """train.average_last asks for epochs whose checkpoints this run does not have."""
+
+
+def average_checkpoints(model: keras.Model, store: CheckpointStore, last_epoch: int, n: int) -> dict:
+    """Set the model's trainable weights to their mean over the checkpoints of epochs
+    last_epoch-n+1 .. last_epoch (checkpoint averaging, as in Vaswani et al. 2017)."""
+    wanted = list(range(last_epoch - n + 1, last_epoch + 1))
+    found = {c.epoch: c for c in store.ours()}
+    missing = [e for e in wanted if e not in found]
+    if missing:
+        raise AveragingError(
+            f"train.average_last={n} needs the checkpoints of epochs {wanted[0]}..{wanted[-1]}, but "
+            f"{store.root} has none for epoch(s) {', '.join(map(str, missing))} (the run was trained without "
+            f"averaging); rerun with -S epochs={last_epoch + n} to train and average {n} more epochs, or set train.average_last=1"
+        )
+    if not model.optimizer.built:  # nothing trained in this process: build it, or loading skips its state noisily
+        model.optimizer.build(model.trainable_variables)
+    sums = None
+    for e in wanted:
+        model.load_weights(found[e].path / MODEL_FILE)
+        values = [v.numpy().astype(np.float64) for v in model.trainable_variables]
+        sums = values if sums is None else [a + b for a, b in zip(sums, values)]
+    for variable, total in zip(model.trainable_variables, sums):
+        variable.assign((total / n).astype(variable.dtype))
+    return {"epochs": wanted}
 
 
 def random_states(model) -> list:
@@ -200,7 +233,7 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
     if role.count > 1:
         print(f"train: worker {role.index} of {role.count}" + (" (chief: writes checkpoints, curves and the model)" if role.chief else ""), flush=True)
 
-    store = CheckpointStore(paths.checkpoints, run_fingerprint(params, paths), t.keep_last)
+    store = CheckpointStore(paths.checkpoints, run_fingerprint(params, paths), max(t.keep_last, t.average_last))
     ckpt, why = store.resumable(params.epochs)
     print(f"train: {why}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="nmt-train-"))
@@ -246,13 +279,21 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
     if not role.chief:  # the chief alone writes the results
         shutil.rmtree(work, ignore_errors=True)
         return state
+    # The trained model: the best epoch by validation loss, or the average of the last epochs.
+    averaged = None
+    if t.average_last > 1:
+        averaged = average_checkpoints(model, store, params.epochs, t.average_last)
+        averaged["val_loss"] = float(model.evaluate(evaluation_dataset(dev_ids, t.batch_size), verbose=0)[0])
+        live.summary["averaged_val_loss"] = averaged["val_loss"]
+        live.make_summary()
+        print(f"train: averaged the weights of epochs {averaged['epochs'][0]}..{averaged['epochs'][-1]}: val_loss {averaged['val_loss']:.4f}", flush=True)
+    else:
+        model.load_weights(best_path)
     live.end()
-
-    # The trained model is the best epoch by validation loss.
-    model.load_weights(best_path)
     with atomic_dir(paths.out) as tmp:
         model.save(tmp / "model.keras")
-        write_json(tmp / "config.json", {"model": params.to_dict()["model"], "seed": params.seed, "best": state["best"], "epochs": params.epochs})
+        write_json(tmp / "config.json", {"model": params.to_dict()["model"], "seed": params.seed, "best": state["best"],
+                                         "averaged": averaged, "epochs": params.epochs})
     shutil.rmtree(work, ignore_errors=True)
     median = float(np.median(callback.epoch_seconds)) if callback.epoch_seconds else None
     write_json(paths.speed, {  # kept apart from the curves: timings differ from run to run

@@ -67,3 +67,11 @@ def test_a_bad_file_is_named(tmp_path):
     with pytest.raises(ParamsError, match="not found"):
         load_params(tmp_path / "missing.yaml")
 
+
+
+def test_averaging_more_epochs_than_trained_or_across_workers_is_refused():
+    with pytest.raises(ParamsError, match=r"train\.average_last: 5 epochs to average, but epochs is 3"):
+        parse_params({"epochs": 3, "train": {"average_last": 5}})
+    with pytest.raises(ParamsError, match=r"train\.average_last: averaging is not supported with train\.strategy=multi_worker"):
+        parse_params({"epochs": 3, "train": {"average_last": 2, "strategy": "multi_worker"}})
+    assert parse_params({"epochs": 3, "train": {"average_last": 3}}).train.average_last == 3
