@@ -104,11 +104,12 @@ def build_from_vocabs(model: ModelParams, vocab_dir: Path, seed: int) -> Seq2Seq
 
 def run_fingerprint(params: Params, paths: TrainPaths) -> str:
     """What a checkpoint must match to be resumed: every param that shapes training but
-    `epochs` (so that `-S epochs=50` continues a 20-epoch run) and `train.average_last`,
-    and the data itself."""
+    `epochs` (so that `-S epochs=50` continues a 20-epoch run), `train.average_last` and
+    `train.intra_op_threads` (so that a run moved to a bigger machine continues), and the data itself."""
     h = hashlib.sha256()
     shaping = {k: params.to_dict()[k] for k in ("seed", "data", "vocab", "model", "train")}
-    del shaping["train"]["average_last"]  # chooses among the epochs' weights after training: a run can switch it
+    del shaping["train"]["average_last"]  # chooses among the epochs' weights after training
+    del shaping["train"]["intra_op_threads"]  # how the machine runs it, like the machine itself
     h.update(json.dumps(shaping, sort_keys=True).encode())
     for f in sorted([*paths.split.glob("*.src"), *paths.split.glob("*.tgt"), *paths.vocab.glob("*.json")]):
         h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
