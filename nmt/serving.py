@@ -39,15 +39,22 @@ class ServingError(UserError, RuntimeError):
     """The SavedModel cannot be made for this bundle, or does not reproduce the Translator."""
 
 
+def unsupported(bundle: Bundle) -> str | None:
+    """Why no SavedModel can be made of `bundle`, or None."""
+    for side, pipe in (("source", bundle.source_text), ("target", bundle.target_text)):
+        if pipe.level == "subword":
+            return (f"the {side} side is at the subword level: sentencepiece has no core TensorFlow op, so no "
+                    "SavedModel can tokenise it (use `nmt translate` or the Python API)")
+    return None
+
+
 class TranslateModule(tf.Module):
     """The bundle's encoder and decoder-step models with the text pipeline around them."""
 
     def __init__(self, bundle: Bundle):
         super().__init__()
-        for side, pipe in (("source", bundle.source_text), ("target", bundle.target_text)):
-            if pipe.level == "subword":
-                raise ServingError(f"the {side} side is at the subword level: sentencepiece has no core TensorFlow op, "
-                                   "so no SavedModel can tokenise it (use `nmt translate` or the Python API)")
+        if reason := unsupported(bundle):
+            raise ServingError(reason)
         self.encoder, self.decoder_step = bundle.encoder, bundle.decoder_step  # tracked: saved with their weights
         self.decoder = Decoder(bundle)
         self.source, self.target = GraphText(bundle.source_text), GraphText(bundle.target_text)
