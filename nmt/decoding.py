@@ -32,8 +32,8 @@ class Decoder:
         self.bundle = bundle
         ids, limits = tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)
         scalar = tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32)
-        self._greedy = tf.function(self._greedy_loop, input_signature=[ids, limits])  # one trace for all shapes
-        self._beam = tf.function(self._beam_loop, input_signature=[ids, limits, *scalar])
+        self._greedy = tf.function(self.greedy_loop, input_signature=[ids, limits])  # one trace for all shapes
+        self._beam = tf.function(self.beam_loop, input_signature=[ids, limits, *scalar])
 
     def _step(self, tokens, states, enc_out, mask):
         enc_out = tf.identity(enc_out)  # drop the Keras mask the encoder attached: the step takes `mask` explicitly
@@ -46,7 +46,8 @@ class Decoder:
         """(B, S) source ids -> (B, T) output ids, `</s>` then `<pad>` after each sentence."""
         return self._greedy(tf.constant(source), tf.constant(limits)).numpy()
 
-    def _greedy_loop(self, source, limits):
+    def greedy_loop(self, source, limits):
+        """The graph of `greedy` (also traced into the serving SavedModel, nmt/serving.py)."""
         enc_out, mask, *states = self.bundle.encoder(source, training=False)
         batch = tf.shape(source)[0]
         tokens = tf.fill([batch], BOS_ID)
@@ -84,7 +85,8 @@ class Decoder:
             results.append(hyps)
         return results
 
-    def _beam_loop(self, source, limits, k, alpha):
+    def beam_loop(self, source, limits, k, alpha):
+        """The graph of `beam`: the per-step history and the finished set, best first."""
         enc_out, mask, *states = self.bundle.encoder(source, training=False)
         batch = tf.shape(source)[0]
 
@@ -137,3 +139,18 @@ class Decoder:
             if tf.reduce_all(done):
                 break
         return hist_tokens.stack(), hist_parents.stack(), fin_scores, fin_end, fin_parent
+
+    def best_beam_loop(self, source, limits, k, alpha):
+        """The best finished hypothesis of each sentence, in graph ops: (B, T) ids ending in `</s>`
+        then `<pad>` (all `<pad>` if none finished), laid out like `greedy_loop`'s; `beam` walks
+        the same back-pointers in Python."""
+        tokens, parents, fin_scores, fin_end, fin_parent = self.beam_loop(source, limits, k, alpha)
+        steps = tf.shape(tokens)[0]
+        end, beam = fin_end[:, 0], fin_parent[:, 0]  # top_k keeps the finished set sorted
+        out = tf.TensorArray(tf.int32, size=steps)
+        for t in tf.range(steps - 1, -1, -1):  # walk the back-pointers
+            here = t <= end - 2
+            out = out.write(t, tf.where(here, tf.gather(tokens[t], beam, batch_dims=1), PAD_ID))
+            beam = tf.where(here, tf.gather(parents[t], beam, batch_dims=1), beam)
+        ids = tf.where(tf.range(steps)[None, :] == end[:, None] - 1, EOS_ID, tf.transpose(out.stack()))
+        return tf.where((fin_scores[:, 0] > NEG_INF / 2)[:, None], ids, PAD_ID)

@@ -1,8 +1,11 @@
-"""DVC stage `export`: models/train -> models/bundle (encoder + decoder-step models, vocabularies, config).
+"""DVC stage `export`: models/train -> models/bundle (encoder + decoder-step models, vocabularies,
+config, and the serving SavedModel in models/bundle/serving/1/).
 
 The stage proves its output: it reloads the bundle from disk and checks that decoding one
 step at a time reproduces the training model's teacher-forced distributions on dev
-sentences (metrics/export.json), and fails otherwise.
+sentences, then that the SavedModel translates dev sentences exactly as the Python
+Translator does, greedy and beam 5 (metrics/export.json); it fails otherwise. Subword bundles
+get no SavedModel (core TensorFlow cannot run sentencepiece): the stage says so and goes on.
 """
 
 import json
@@ -17,10 +20,13 @@ from nmt.stage import run_stage
 TRAIN, VOCAB, SPLIT = Path("models/train"), Path("data/vocab"), Path("data/split")
 OUT, METRICS = Path("models/bundle"), Path("metrics/export.json")
 CHECK_SENTENCES, TOLERANCE = 200, 1e-5
+SERVING_GREEDY, SERVING_BEAM, BEAM_SIZE = 200, 64, 5  # dev sentences the SavedModel must translate like Python
 
 
 def main() -> int:
     from nmt.bundle import BundleError, load_bundle, save_bundle, verify_bundle
+    from nmt.fsutil import read_lines
+    from nmt.serving import ServingError, unsupported
     from nmt.training import build_from_vocabs, load_split, load_text_and_vocabs
 
     trained = json.loads((TRAIN / "config.json").read_text(encoding="utf-8"))
@@ -35,13 +41,33 @@ def main() -> int:
     try:
         result = verify_bundle(seq.training, load_bundle(OUT), load_split(SPLIT, "dev", VOCAB),
                                sentences=CHECK_SENTENCES, batch_size=50, tolerance=TOLERANCE)
-    except BundleError:
+        bundle = load_bundle(OUT)
+        if reason := unsupported(bundle):
+            print(f"export: no serving SavedModel: {reason}")
+            serving = {"skipped": "subword level"}
+        else:
+            serving = export_serving(bundle, read_lines(SPLIT / "dev.src"))
+    except (BundleError, ServingError):
         shutil.rmtree(OUT, ignore_errors=True)  # a bundle that fails its proof must not be used
         raise
-    write_json(METRICS, {"max_abs_prob_diff": float(f"{result['max_abs_prob_diff']:.3g}"), **{k: v for k, v in result.items() if k != "max_abs_prob_diff"}})
+    write_json(METRICS, {"max_abs_prob_diff": float(f"{result['max_abs_prob_diff']:.3g}"),
+                         **{k: v for k, v in result.items() if k != "max_abs_prob_diff"}, "serving": serving})
     print(f"export: {OUT} reproduces the training model on {result['sentences']} dev sentences "
           f"(max |dp| = {result['max_abs_prob_diff']:.2g} <= {TOLERANCE:g})")
+    if "skipped" not in serving:
+        print(f"export: {OUT / 'serving/1'} translates {serving['greedy']['sentences']} dev sentences greedily and "
+              f"{serving[f'beam_{BEAM_SIZE}']['sentences']} with beam {BEAM_SIZE} exactly as the Python Translator does")
     return 0
+
+
+def export_serving(bundle, dev_source: list[str]) -> dict:
+    """The SavedModel beside the bundle's files, proven on dev sentences typed as plain text."""
+    from nmt.serving import save_serving_model, verify_serving_model
+    from nmt.translate import Translator
+
+    path = save_serving_model(bundle, OUT)
+    sentences = [bundle.source_text.detokenize(line) for line in dev_source[:SERVING_GREEDY]]
+    return verify_serving_model(path, Translator(bundle), sentences, beam_size=BEAM_SIZE, beam_sentences=SERVING_BEAM)
 
 
 if __name__ == "__main__":

@@ -42,9 +42,13 @@ def test_repro_runs_all_six_stages_and_leaves_models_and_metrics(project):
     assert (repo / "metrics/samples.md").read_text(encoding="utf-8").count("\n| ") == 3 + 1  # header + 3 samples
     split = read_json(repo / "metrics/split.json")
     assert (split["train_pairs"], split["dev_pairs"], split["test_pairs"]) == (400, 500, 500)
-    assert read_json(repo / "metrics/export.json")["max_abs_prob_diff"] <= 1e-5
+    export = read_json(repo / "metrics/export.json")
+    assert export["max_abs_prob_diff"] <= 1e-5
+    # The serving SavedModel translated dev sentences exactly as the Python Translator did.
+    assert export["serving"] == {"greedy": {"sentences": 200, "identical": 200}, "beam_5": {"sentences": 64, "identical": 64}}
     assert sorted(p.name for p in (repo / "models/bundle").iterdir()) == [
-        "config.json", "decoder_step.keras", "encoder.keras", "source_vocab.json", "target_vocab.json"]
+        "config.json", "decoder_step.keras", "encoder.keras", "serving", "source_vocab.json", "target_vocab.json"]
+    assert (repo / "models/bundle/serving/1/saved_model.pb").is_file()
     assert (repo / "models/train/model.keras").is_file()
     speed = read_json(repo / "metrics/train_speed.json")
     assert speed["epochs_run"] == 2 and speed["target_tokens_per_second"] > 0
@@ -163,6 +167,9 @@ def test_the_subword_level_flows_through_export_evaluate_and_translate(project):
     assert read_json(repo / "metrics/vocab.json")["level"] == "subword"
     assert {"source.model", "target.model"} <= {p.name for p in (repo / "models/bundle").iterdir()}
     assert read_json(repo / "metrics/export.json")["max_abs_prob_diff"] <= 1e-5
+    assert "export: no serving SavedModel: the source side is at the subword level" in out  # sentencepiece: no core op
+    assert read_json(repo / "metrics/export.json")["serving"] == {"skipped": "subword level"}
+    assert not (repo / "models/bundle/serving").exists()
     assert "bleu_corpus_tokens" in read_json(repo / "metrics/eval.json")
     nmt = str(Path(sys.executable).parent / "nmt")
     translated = run([nmt, "translate", "I like green tea.", ""], repo).stdout

@@ -1,0 +1,140 @@
+"""The serving SavedModel: raw sentences in, translations out, in one TensorFlow graph.
+
+models/bundle/serving/1/   a SavedModel in TF Serving's layout (<model_base_path>/<version>/)
+  signatures: translate / serving_default   sentences: tf.string [None] -> translations: tf.string [None]
+              translate_beam                sentences, beam_size: int32 [], length_penalty: float32 []
+                                            -> translations
+
+It does what `nmt.translate.Translator.translate` does (normalisation, Moses tokenisation,
+vocabulary lookup, truncation to 400 tokens, the decode loop of nmt/decoding.py, detokenisation)
+with core TensorFlow ops only (nmt/graph_text.py), so any TensorFlow runtime serves it without
+this package or custom ops. Output limits are fixed at export: a * source length + b tokens with
+the Translator's defaults a = 1.5, b = 10. Not covered: the subword level (core TensorFlow has no
+sentencepiece op: `ServingError`, and the export stage skips the SavedModel), n-best lists and
+scores, and the `pretokenized` input of `nmt translate`.
+
+It lives inside the bundle (not beside it) so that the export stage writes, proves and removes
+one output: a SavedModel that disagrees with the bundle it came from is never left behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from nmt.bundle import Bundle
+from nmt.decoding import Decoder
+from nmt.errors import UserError
+from nmt.fsutil import atomic_dir
+from nmt.graph_text import GraphText
+from nmt.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID
+
+SERVING_DIR = Path("serving") / "1"  # inside the bundle
+MAX_LEN_A, MAX_LEN_B, MAX_INPUT_TOKENS = 1.5, 10, 400  # the Translator's defaults
+
+
+class ServingError(UserError, RuntimeError):
+    """The SavedModel cannot be made for this bundle, or does not reproduce the Translator."""
+
+
+def unsupported(bundle: Bundle) -> str | None:
+    """Why no SavedModel can be made of `bundle`, or None."""
+    for side, pipe in (("source", bundle.source_text), ("target", bundle.target_text)):
+        if pipe.level == "subword":
+            return (f"the {side} side is at the subword level: sentencepiece has no core TensorFlow op, so no "
+                    "SavedModel can tokenise it (use `nmt translate` or the Python API)")
+    return None
+
+
+class TranslateModule(tf.Module):
+    """The bundle's encoder and decoder-step models with the text pipeline around them."""
+
+    def __init__(self, bundle: Bundle):
+        super().__init__()
+        if reason := unsupported(bundle):
+            raise ServingError(reason)
+        self.encoder, self.decoder_step = bundle.encoder, bundle.decoder_step  # tracked: saved with their weights
+        self.decoder = Decoder(bundle)
+        self.source, self.target = GraphText(bundle.source_text), GraphText(bundle.target_text)
+        src = bundle.source_vocab.itos
+        self.source_ids = tf.lookup.StaticHashTable(  # the specials are left out: typed, they are unknown words
+            tf.lookup.KeyValueTensorInitializer(tf.constant(src[len(SPECIALS):]), tf.range(len(SPECIALS), len(src), dtype=tf.int64)),
+            UNK_ID)
+        self.target_tokens = tf.constant(bundle.target_vocab.itos)
+        sentences = tf.TensorSpec([None], tf.string, name="sentences")
+        self.translate = tf.function(self._translate_greedy, input_signature=[sentences])
+        self.translate_beam = tf.function(self._translate_beam, input_signature=[
+            sentences, tf.TensorSpec([], tf.int32, name="beam_size"), tf.TensorSpec([], tf.float32, name="length_penalty")])
+
+    def _translate_greedy(self, sentences):
+        return {"translations": self._translate(sentences, self.decoder.greedy_loop)}
+
+    def _translate_beam(self, sentences, beam_size, length_penalty):
+        check = tf.debugging.assert_positive(beam_size, message="beam_size must be at least 1")
+        with tf.control_dependencies([check]):
+            return {"translations": self._translate(
+                sentences, lambda source, limits: self.decoder.best_beam_loop(source, limits, beam_size, length_penalty))}
+
+    def _translate(self, sentences, search):
+        tokens = self.source.tokens(self.source.prepare(sentences))[:, :MAX_INPUT_TOKENS]
+        ids = tf.cast(tf.ragged.map_flat_values(self.source_ids.lookup, tokens), tf.int32)
+        lengths = ids.row_lengths()
+        keep = tf.where(lengths > 0)[:, 0]  # empty in, empty out: empty lines are not decoded
+        source = tf.gather(ids, keep).to_tensor(PAD_ID)
+        limits = tf.cast(tf.floor(MAX_LEN_A * tf.cast(tf.gather(lengths, keep), tf.float64) + MAX_LEN_B), tf.int32)
+        out = tf.cond(tf.size(keep) > 0, lambda: search(source, tf.maximum(limits, 1)), lambda: tf.zeros([0, 0], tf.int32))
+        text = self.target.detokenize(self.target.join(self._target_tokens(out)))
+        slot = tf.where(lengths > 0, tf.cumsum(tf.cast(lengths > 0, tf.int64)) - 1, tf.size(keep, tf.int64))
+        return tf.gather(tf.concat([text, [""]], 0), slot)
+
+    def _target_tokens(self, ids):
+        """`Vocabulary.decode`: up to the first `</s>`, without `<pad>` and `<s>`."""
+        before_eos = tf.equal(tf.cumsum(tf.cast(tf.equal(ids, EOS_ID), tf.int32), axis=1), 0)
+        keep = before_eos & tf.not_equal(ids, PAD_ID) & tf.not_equal(ids, BOS_ID)
+        return tf.ragged.boolean_mask(tf.gather(self.target_tokens, ids), keep)
+
+
+def save_serving_model(bundle: Bundle, bundle_dir: str | Path) -> Path:
+    """Write the SavedModel into `bundle_dir`/serving/1 (atomically); returns its path."""
+    module = TranslateModule(bundle)
+    path = Path(bundle_dir) / SERVING_DIR
+    with atomic_dir(path) as tmp:
+        tf.saved_model.save(module, str(tmp), signatures={
+            "serving_default": module.translate, "translate": module.translate, "translate_beam": module.translate_beam})
+    return path
+
+
+def serving_batches(translator, sentences: list[str], batch_size: int = 64) -> list[list[str]]:
+    """`sentences` in the batches the Translator makes of them (longest first), so that both sides
+    decode identical padded arrays and agree to the last bit."""
+    b = translator.bundle
+    lengths = [min(len(b.source_text.tokens(b.source_text.prepare(s))), translator.max_input_tokens) for s in sentences]
+    order = [sentences[i] for i in np.argsort([-n for n in lengths], kind="stable")]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def verify_serving_model(path: str | Path, translator, sentences: list[str], *, beam_size: int = 5, beam_sentences: int = 64) -> dict:
+    """Load the SavedModel and check that it translates `sentences` exactly as `translator` does,
+    greedy and with beam search (on the first `beam_sentences`); raise `ServingError` otherwise."""
+    loaded = tf.saved_model.load(str(path))
+    greedy, beam = loaded.signatures["translate"], loaded.signatures["translate_beam"]
+    result, first_bad = {}, None
+    for name, lines, size in (("greedy", sentences, 1), (f"beam_{beam_size}", sentences[:beam_sentences], beam_size)):
+        same = 0
+        for batch in serving_batches(translator, lines):
+            if size == 1:
+                got = greedy(sentences=tf.constant(batch))["translations"]
+            else:
+                got = beam(sentences=tf.constant(batch), beam_size=tf.constant(size), length_penalty=tf.constant(1.0))["translations"]
+            want = translator.translate(batch, beam_size=size)
+            for s, g, w in zip(batch, (x.decode("utf-8") for x in got.numpy()), want):
+                same += g == w
+                first_bad = first_bad or (None if g == w else (name, s, w, g))
+        result[name] = {"sentences": len(lines), "identical": same}
+    if first_bad:
+        name, s, w, g = first_bad
+        raise ServingError(f"the serving SavedModel does not reproduce the Translator ({result}); first difference, "
+                           f"{name}: {s!r} -> Python {w!r}, SavedModel {g!r}")
+    return result
