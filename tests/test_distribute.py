@@ -84,3 +84,11 @@ def test_multi_worker_without_tf_config_is_a_clear_error(tmp_path):
     assert proc.returncode != 0
     assert "train.strategy=multi_worker needs TF_CONFIG" in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_mirrored_trains_on_the_local_devices_and_its_model_exports(tmp_path):
+    """On this CPU-only machine MirroredStrategy holds one replica (the CPU); on GPUs, one per GPU."""
+    repo = copy_repo(tmp_path, {**TINY, "train": {**TINY["train"], "strategy": "mirrored"}})
+    dvc("repro", "export", cwd=repo)
+    assert read_json(repo / "models/train/config.json")["best"]["epoch"] == 1
+    assert read_json(repo / "metrics/export.json")["max_abs_prob_diff"] <= 1e-5
