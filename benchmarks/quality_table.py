@@ -53,7 +53,13 @@ def _json(path: Path) -> dict:
 
 
 def main() -> int:
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__)
+        return 0
     runs = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1].parent / "runs"
+    if not runs.is_dir():
+        print(f"error: {runs}: no such folder of runs (benchmarks/quality_run.sh makes them)", file=sys.stderr)
+        return 1
     print("| run | corpus | overrides (`dvc exp run ...`) | epochs | training time | BLEU | BLEU corpus tokens | chrF | search |")
     print("|---|---|---|---|---|---|---|---|---|")
     for run in sorted(p for p in runs.iterdir() if p.is_dir()):
