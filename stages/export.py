@@ -24,9 +24,9 @@ SERVING_GREEDY, SERVING_BEAM, BEAM_SIZE = 200, 64, 5  # dev sentences the SavedM
 
 
 def main() -> int:
-    from nmt.bundle import BundleError, load_bundle, save_bundle, verify_bundle
+    from nmt.bundle import load_bundle, save_bundle, verify_bundle
     from nmt.fsutil import read_lines
-    from nmt.serving import ServingError, unsupported
+    from nmt.serving import unsupported
     from nmt.training import build_from_vocabs, load_split, load_text_and_vocabs
 
     trained = json.loads((TRAIN / "config.json").read_text(encoding="utf-8"))
@@ -47,8 +47,8 @@ def main() -> int:
             serving = {"skipped": "subword level"}
         else:
             serving = export_serving(bundle, read_lines(SPLIT / "dev.src"))
-    except (BundleError, ServingError):
-        shutil.rmtree(OUT, ignore_errors=True)  # a bundle that fails its proof must not be used
+    except Exception:  # a failed proof, or a SavedModel that could not be written (e.g. a full disk)
+        shutil.rmtree(OUT, ignore_errors=True)  # a bundle that fails its proof, or lacks a part, must not be used
         raise
     write_json(METRICS, {"max_abs_prob_diff": float(f"{result['max_abs_prob_diff']:.3g}"),
                          **{k: v for k, v in result.items() if k != "max_abs_prob_diff"}, "serving": serving})
