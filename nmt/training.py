@@ -48,7 +48,7 @@ def set_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-class ThreadsError(RuntimeError):
+class ThreadsError(UserError, RuntimeError):
     """The thread count asked for cannot be applied: TensorFlow has started with another one."""
 
 
@@ -294,7 +294,7 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
     with atomic_dir(paths.out) as tmp:
         model.save(tmp / "model.keras")
         write_json(tmp / "config.json", {"model": params.to_dict()["model"], "seed": params.seed, "best": state["best"],
-                                         "averaged": averaged, "epochs": params.epochs})
+                                         **({"averaged": averaged} if averaged else {}), "epochs": params.epochs})
     shutil.rmtree(work, ignore_errors=True)
     median = float(np.median(callback.epoch_seconds)) if callback.epoch_seconds else None
     write_json(paths.speed, {  # kept apart from the curves: timings differ from run to run
@@ -303,5 +303,7 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
         "target_tokens_per_second": round(tokens / median) if median else None,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),  # Linux: KiB
     })
-    print(f"train: best epoch {state['best']['epoch']} (val_loss {state['best']['val_loss']:.4f}) -> {paths.out}", file=sys.stdout)
+    chosen = (f"the average of epochs {averaged['epochs'][0]}..{averaged['epochs'][-1]} (val_loss {averaged['val_loss']:.4f})" if averaged
+              else f"best epoch {state['best']['epoch']} (val_loss {state['best']['val_loss']:.4f})")
+    print(f"train: {chosen} -> {paths.out}", file=sys.stdout)
     return state
