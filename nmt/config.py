@@ -85,6 +85,7 @@ class TrainParams:
     strategy: Literal["default", "mirrored", "multi_worker"] = "default"
     intra_op_threads: int = _f(1, lo=0)
     average_last: int = _f(1, lo=1)
+    label_smoothing: float = _f(0.0, lo=0.0, hi=1.0, hi_open=True)
 
 
 @dataclass(frozen=True)

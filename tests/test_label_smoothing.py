@@ -1,0 +1,50 @@
+"""train.label_smoothing: the loss against a smoothed target, computed from integer targets;
+padding (weight 0) is left out and smoothing 0 is plain cross-entropy."""
+
+import keras
+import numpy as np
+import pytest
+
+from nmt.config import TrainParams
+from nmt.training import SmoothedCrossentropy, compile_model
+
+
+def reference_loss(logits, targets, weights, s):
+    """The textbook definition, with one-hot targets, in numpy."""
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    vocab = logits.shape[-1]
+    q = (1 - s) * np.eye(vocab)[targets] + s / vocab
+    per_token = -(q * logp).sum(-1)
+    return (per_token * weights).sum() / weights.sum()
+
+
+@pytest.mark.parametrize("s", [0.0, 0.1, 0.3])
+def test_the_smoothed_loss_is_cross_entropy_against_the_smoothed_one_hot_target(s):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(3, 5, 7)).astype("float32") * 3
+    targets = rng.integers(0, 7, size=(3, 5))
+    weights = (rng.random((3, 5)) > 0.3).astype("float32")  # 0 = padding
+    loss = SmoothedCrossentropy(s, reduction="mean_with_sample_weight")
+    got = float(loss(targets, logits, sample_weight=weights))
+    assert got == pytest.approx(reference_loss(logits, targets, weights, s), rel=1e-5)
+    if s == 0.0:
+        plain = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+        assert got == pytest.approx(float(plain(targets, logits, sample_weight=weights)), rel=1e-5)
+    # Padding positions do not count, whatever their logits.
+    noisy = logits.copy()
+    noisy[weights == 0] = 100.0 * rng.normal(size=noisy[weights == 0].shape)
+    assert float(loss(targets, noisy, sample_weight=weights)) == pytest.approx(got, rel=1e-5)
+
+
+def test_a_model_compiled_with_label_smoothing_logs_the_plain_cross_entropy_too(tmp_path):
+    inputs = keras.Input((4,), dtype="int32")
+    model = keras.Model(inputs, keras.layers.Dense(6)(keras.layers.Embedding(6, 3)(inputs)))
+    compile_model(model, TrainParams(label_smoothing=0.1))
+    x = np.arange(24).reshape(6, 4) % 6
+    logs = model.fit(x, x, sample_weight=np.ones((6, 4)), validation_data=(x, x, np.ones((6, 4))), epochs=2, verbose=0).history
+    assert set(logs) >= {"loss", "nll", "val_loss", "val_nll", "accuracy"}
+    # Smoothing adds to the loss: against a smoothed target the loss exceeds the plain one here.
+    assert logs["val_loss"][-1] != pytest.approx(logs["val_nll"][-1])
+    model.save(tmp_path / "m.keras")  # checkpoints save the compiled model: the loss must serialise
+    again = keras.models.load_model(tmp_path / "m.keras")
+    assert again.loss.smoothing == 0.1
