@@ -310,10 +310,16 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
     averaged = None
     if t.average_last > 1:
         averaged = average_checkpoints(model, store, params.epochs, t.average_last)
-        averaged["val_loss"] = float(model.evaluate(evaluation_dataset(dev_ids, t.batch_size), verbose=0)[0])
-        live.summary["averaged_val_loss"] = averaged["val_loss"]
+        dev = model.evaluate(evaluation_dataset(dev_ids, t.batch_size), verbose=0, return_dict=True)
+        averaged["val_loss"] = float(dev["loss"])
+        if "nll" in dev:  # label smoothing: the plain cross-entropy too, comparable across runs
+            averaged["val_nll"] = float(dev["nll"])
+        for name in ("val_loss", "val_nll"):
+            if name in averaged:
+                live.summary[f"averaged_{name}"] = averaged[name]
         live.make_summary()
-        print(f"train: averaged the weights of epochs {averaged['epochs'][0]}..{averaged['epochs'][-1]}: val_loss {averaged['val_loss']:.4f}", flush=True)
+        print(f"train: averaged the weights of epochs {averaged['epochs'][0]}..{averaged['epochs'][-1]}: val_loss {averaged['val_loss']:.4f}"
+              + (f", val_nll {averaged['val_nll']:.4f}" if "val_nll" in averaged else ""), flush=True)
     else:
         model.load_weights(best_path)
     live.end()

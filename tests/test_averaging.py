@@ -17,7 +17,9 @@ TINY = {
     "epochs": 3,
     "data": {"max_train_pairs": 300},
     "model": {"embedding_dim": 8, "units": 8},
-    "train": {"batch_size": 32, "save_every": 5, "keep_last": 1, "average_last": 2},
+    # Label smoothing too: the pipeline path of the smoothed loss (checkpoints save it, the
+    # averaged model's plain dev cross-entropy is reported beside its loss).
+    "train": {"batch_size": 32, "save_every": 5, "keep_last": 1, "average_last": 2, "label_smoothing": 0.1},
 }
 
 
@@ -36,7 +38,11 @@ def test_the_model_is_the_mean_of_the_last_epochs_and_a_run_without_their_checkp
     config = read_json(repo / "models/train/config.json")
     assert config["averaged"]["epochs"] == [2, 3]
     assert config["averaged"]["val_loss"] > 0
-    assert read_json(repo / "metrics/train/metrics.json")["averaged_val_loss"] == config["averaged"]["val_loss"]
+    summary = read_json(repo / "metrics/train/metrics.json")
+    assert summary["averaged_val_loss"] == config["averaged"]["val_loss"]
+    assert summary["averaged_val_nll"] == config["averaged"]["val_nll"]
+    assert 0 < config["averaged"]["val_nll"] < config["averaged"]["val_loss"]  # smoothing adds to the loss here
+    assert (repo / "metrics/train/plots/metrics/dev/nll.tsv").exists()
     # Checkpoints every 5 epochs, one kept: averaging still made (and kept) the two it needs.
     ckpts = sorted(p.name for p in (repo / "models/checkpoints").iterdir())
     assert ckpts == ["epoch-0002", "epoch-0003"]
