@@ -12,7 +12,7 @@ example reads them) and the same model: one LSTM layer of 256 units, no attentio
   `model.fit` on the numpy arrays, and decoding one sentence at a time with one `predict()`
   call per output token.
 - ours: the pipeline's text pipeline and vocabularies, integer ids in length-bucketed `tf.data`
-  batches padded to their own longest sentence, masked sparse cross-entropy (nmt.training), and
+  batches padded to their own longest sentence, masked sparse cross-entropy (nmt.loss), and
   batched greedy / beam search (nmt.decoding) over the exported inference models, with the
   pipeline's default `train.intra_op_threads` (the classic runs with TensorFlow's own choice,
   as its users do; one thread per op measured no faster for it).
@@ -131,12 +131,11 @@ def classic(src, tgt):
 def ours(src, tgt):
     import numpy as np
 
-    from nmt.bundle import Bundle
     from nmt.config import ModelParams, TrainParams
     from nmt.data import ParallelIds, batches_per_epoch, pad, training_dataset
     from nmt.decoding import Decoder
     from nmt.model import build_seq2seq
-    from nmt.training import compile_model
+    from nmt.loss import compile_model
     from nmt.vocab import build_vocab
 
     src_vocab, tgt_vocab = build_vocab(src), build_vocab(tgt)
@@ -157,8 +156,7 @@ def ours(src, tgt):
             times.append(time.perf_counter() - t0)
         return times[1]
 
-    bundle = Bundle(seq.encoder, seq.decoder_step, src_vocab, tgt_vocab, None, None, {"model": vars(params)})
-    decoder = Decoder(bundle)
+    decoder = Decoder(seq.inference)
 
     def decode(n: int, beam: int = 1) -> float:
         limits = np.full(min(n, len(data)), dec_len, np.int32)
@@ -181,7 +179,7 @@ def child(job: dict) -> dict:
 
     if job["side"] == "ours":  # ours runs with its pipeline's default thread count, the classic with TensorFlow's
         from nmt.config import TrainParams
-        from nmt.training import set_intra_op_threads
+        from nmt.runtime import set_intra_op_threads
 
         set_intra_op_threads(TrainParams().intra_op_threads)
     keras.utils.set_random_seed(0)

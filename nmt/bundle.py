@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from nmt.errors import UserError
+from nmt.artifacts import BestEpoch, BundleConfig, read_bundle_config, write_bundle_config
 from nmt.data import ParallelIds, batch_plan, teacher_forcing_batch
-from nmt.fsutil import atomic_dir, write_json
-from nmt.model import Seq2Seq
+from nmt.errors import UserError
+from nmt.fsutil import atomic_dir
+from nmt.model import InferenceModels, Seq2Seq, state_names
 from nmt.text import TextPipeline
 from nmt.vocab import Vocabulary
 
@@ -37,80 +38,75 @@ class BundleError(UserError, RuntimeError):
 
 @dataclass
 class Bundle:
-    encoder: keras.Model
-    decoder_step: keras.Model
+    inference: InferenceModels
     source_vocab: Vocabulary
     target_vocab: Vocabulary
-    source_text: TextPipeline
-    target_text: TextPipeline
-    config: dict
+    config: BundleConfig
 
     @property
-    def attention(self) -> bool:
-        return self.config["model"]["attention"] != "none"
+    def source_text(self) -> TextPipeline:
+        return self.config.source
+
+    @property
+    def target_text(self) -> TextPipeline:
+        return self.config.target
+
+    @property
+    def encoder(self) -> keras.Model:
+        return self.inference.encoder
+
+    @property
+    def decoder_step(self) -> keras.Model:
+        return self.inference.decoder_step
 
 
-def save_bundle(seq: Seq2Seq, text: dict[str, TextPipeline], source_vocab: Vocabulary, target_vocab: Vocabulary, out_dir: str | Path, *, extra: dict) -> None:
+def save_bundle(seq: Seq2Seq, text: dict[str, TextPipeline], source_vocab: Vocabulary, target_vocab: Vocabulary,
+                out_dir: str | Path, *, pretokenized: bool, corpus: str | None = None, trained_epochs: int | None = None,
+                best: BestEpoch | None = None) -> None:
     """Write the bundle atomically: a killed export leaves the old bundle or none, never half of one.
 
     `text` holds the "source" and "target" pipelines; their subword models are copied in."""
     with atomic_dir(out_dir) as tmp:
+        text = dict(text)
         for side in ("source", "target"):
             if text[side].subword_model:
                 shutil.copyfile(text[side].subword_model, tmp / f"{side}.model")
+                text[side] = replace(text[side], subword_model=str(tmp / f"{side}.model"))
         seq.encoder.save(tmp / "encoder.keras")
         seq.decoder_step.save(tmp / "decoder_step.keras")
         source_vocab.save(tmp / "source_vocab.json")
         target_vocab.save(tmp / "target_vocab.json")
-        write_json(tmp / "config.json", {
-            "format_version": FORMAT_VERSION,
-            **{side: {**text[side].to_dict(), **({"subword_model": f"{side}.model"} if text[side].subword_model else {})}
-               for side in ("source", "target")},
-            "state_names": seq.state_names,
-            **extra,
-        })
+        write_bundle_config(tmp, BundleConfig(
+            format_version=FORMAT_VERSION, source=text["source"], target=text["target"], state_names=seq.state_names,
+            model=seq.params, pretokenized=pretokenized, trained_epochs=trained_epochs, best=best, corpus=corpus))
 
 
 def load_bundle(path: str | Path = "models/bundle") -> Bundle:
     path = Path(path)
     missing = [f for f in FILES if not (path / f).is_file()]
     if not missing:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        missing = [config[side]["subword_model"] for side in ("source", "target")
-                   if config.get(side, {}).get("subword_model") and not (path / config[side]["subword_model"]).is_file()]
+        raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        missing = [raw[side]["subword_model"] for side in ("source", "target")
+                   if raw.get(side, {}).get("subword_model") and not (path / raw[side]["subword_model"]).is_file()]
     if missing:
         what = "does not exist" if not path.is_dir() else f"is incomplete: {', '.join(missing)} missing"
         raise BundleError(f"the model bundle {path} {what}; the `export` stage makes it: run `dvc repro export`")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"{path / 'config.json'}: bundle format {config.get('format_version')} is not {FORMAT_VERSION}; re-export it")
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise BundleError(f"{path / 'config.json'}: bundle format {raw.get('format_version')} is not {FORMAT_VERSION}; re-export it")
+    config = read_bundle_config(path, raw)
+    if config.state_names != state_names(config.model):
+        raise BundleError(f"{path / 'config.json'}: its state names do not match its model params; re-export it")
     try:
         encoder = keras.models.load_model(path / "encoder.keras", compile=False)
         decoder_step = keras.models.load_model(path / "decoder_step.keras", compile=False)
     except (OSError, ValueError) as e:
         raise BundleError(f"{path}: cannot load the models ({e}); re-run `dvc repro export`") from e
     return Bundle(
-        encoder,
-        decoder_step,
+        InferenceModels(encoder, decoder_step, config.model),
         Vocabulary.load(path / "source_vocab.json"),
         Vocabulary.load(path / "target_vocab.json"),
-        TextPipeline.from_dict(config["source"], path),
-        TextPipeline.from_dict(config["target"], path),
         config,
     )
-
-
-def stepwise_log_probs(bundle: Bundle, source: np.ndarray, target_in: np.ndarray) -> np.ndarray:
-    """Teacher-forced log-probabilities computed the way decoding computes them: one step at a time."""
-    enc_out, mask, *states = bundle.encoder(source, training=False)
-    enc_out = keras.ops.copy(enc_out)  # without the Keras mask the encoder attached: `mask` is passed explicitly
-    out = []
-    for t in range(target_in.shape[1]):
-        inputs = [keras.ops.convert_to_tensor(target_in[:, t : t + 1]), *states]
-        if bundle.attention:
-            inputs += [enc_out, mask]
-        log_probs, *states = bundle.decoder_step(inputs, training=False)
-        out.append(keras.ops.convert_to_numpy(log_probs))
-    return np.stack(out, axis=1)
 
 
 def verify_bundle(training: keras.Model, bundle: Bundle, data: ParallelIds, *, sentences: int, batch_size: int, tolerance: float) -> dict:
@@ -121,7 +117,7 @@ def verify_bundle(training: keras.Model, bundle: Bundle, data: ParallelIds, *, s
     for idx in batch_plan(subset, batch_size, seed=None):
         (src, tgt_in), _, weights = teacher_forcing_batch(subset, idx)
         expected = np.exp(keras.ops.convert_to_numpy(keras.ops.log_softmax(training([src, tgt_in], training=False), axis=-1)))
-        got = np.exp(stepwise_log_probs(bundle, src, tgt_in))
+        got = np.exp(bundle.inference.teacher_forced_log_probs(src, tgt_in))
         real = weights > 0
         worst = max(worst, float(np.abs(got - expected)[real].max()))
         tokens += int(real.sum())

@@ -6,20 +6,42 @@ state (`training.keras`), the best weights so far (`best.weights.h5`) and `state
 and renamed, so a killed run never leaves a half checkpoint that looks whole. A checkpoint
 is resumed only if its fingerprint (every param but `epochs`, plus digests of the data it
 was trained on) equals the current run's.
+
+The checkpoints also serve after training: `average_checkpoints` sets a model to the mean of
+the last epochs' weights, and `random_states` are what a checkpoint keeps beside the weights.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from nmt.config import Params
+from nmt.errors import UserError
 from nmt.fsutil import atomic_dir
 
 _NAME = re.compile(r"^epoch-(\d{4,})$")
 MODEL_FILE, BEST_FILE, STATE_FILE = "training.keras", "best.weights.h5", "state.json"
+
+
+def run_fingerprint(params: Params, data_files: list[Path]) -> str:
+    """What a checkpoint must match to be resumed: every param that shapes training but
+    `epochs` (so that `-S epochs=50` continues a 20-epoch run), `train.average_last` and
+    `train.intra_op_threads` (so that a run moved to a bigger machine continues), and the data itself."""
+    h = hashlib.sha256()
+    shaping = {k: params.to_dict()[k] for k in ("seed", "data", "vocab", "model", "train")}
+    del shaping["train"]["average_last"]  # chooses among the epochs' weights after training
+    del shaping["train"]["intra_op_threads"]  # how the machine runs it, like the machine itself
+    h.update(json.dumps(shaping, sort_keys=True).encode())
+    for f in sorted(data_files):
+        h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()[:16]
 
 
 @dataclass
@@ -80,3 +102,38 @@ class CheckpointStore:
         for p in stale:
             shutil.rmtree(p, ignore_errors=True)
         return path
+
+
+def random_states(model) -> list:
+    """The dropout layers' random generator states. A `.keras` file does not hold them, so a
+    checkpoint keeps them itself: a resumed run then draws the same dropout masks as an
+    uninterrupted one."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+class AveragingError(UserError, RuntimeError):
+    """train.average_last asks for epochs whose checkpoints this run does not have."""
+
+
+def average_checkpoints(model, store: CheckpointStore, last_epoch: int, n: int) -> list[int]:
+    """Set the model's trainable weights to their mean over the checkpoints of epochs
+    last_epoch-n+1 .. last_epoch (checkpoint averaging, as in Vaswani et al. 2017); returns those epochs."""
+    wanted = list(range(last_epoch - n + 1, last_epoch + 1))
+    found = {c.epoch: c for c in store.ours()}
+    missing = [e for e in wanted if e not in found]
+    if missing:
+        raise AveragingError(
+            f"train.average_last={n} needs the checkpoints of epochs {wanted[0]}..{wanted[-1]}, but "
+            f"{store.root} has none for epoch(s) {', '.join(map(str, missing))} (the run was trained without "
+            f"averaging); rerun with -S epochs={last_epoch + n} to train and average {n} more epochs, or set train.average_last=1"
+        )
+    if not model.optimizer.built:  # nothing trained in this process: build it, or loading skips its state noisily
+        model.optimizer.build(model.trainable_variables)
+    sums = None
+    for e in wanted:
+        model.load_weights(found[e].path / MODEL_FILE)
+        values = [v.numpy().astype(np.float64) for v in model.trainable_variables]
+        sums = values if sums is None else [a + b for a, b in zip(sums, values)]
+    for variable, total in zip(model.trainable_variables, sums):
+        variable.assign((total / n).astype(variable.dtype))
+    return wanted

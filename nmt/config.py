@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from nmt.errors import UserError
+from nmt.limits import MAX_LEN_A, MAX_LEN_B
 
 
 class ParamsError(UserError, ValueError):
@@ -92,8 +93,8 @@ class TrainParams:
 class EvalParams:
     beam_size: int = _f(1, lo=1)
     length_penalty: float = _f(1.0, lo=0.0)
-    max_len_a: float = _f(1.5, lo=0.0)
-    max_len_b: int = _f(10, lo=0)
+    max_len_a: float = _f(MAX_LEN_A, lo=0.0)
+    max_len_b: int = _f(MAX_LEN_B, lo=0)
     batch_size: int = _f(64, lo=1)
     samples: int = _f(10, lo=0)
 
@@ -110,12 +111,6 @@ class Params:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _type_name(tp) -> str:
-    if typing.get_origin(tp) is Literal:
-        return " | ".join(repr(a) for a in typing.get_args(tp))
-    return getattr(tp, "__name__", str(tp))
 
 
 def _check_value(value, tp, where: str, problems: list[str]):
@@ -232,6 +227,17 @@ def _cross_checks(p: Params, problems: list[str]):
 
 def _is_sha256(s: str) -> bool:
     return len(s) == 64 and all(c in "0123456789abcdefABCDEF" for c in s)
+
+
+def parse_dataclass(cls, raw: Any) -> tuple[Any, list[str]]:
+    """`raw` checked and converted into dataclass `cls` with the same checks params get (types,
+    ranges, unknown keys); returns (value, problems). Used for the files stages hand on too."""
+    problems: list[str] = []
+    try:
+        value = _build(cls, raw, "", problems)
+    except (TypeError, ValueError) as e:  # a required field missing, or the class's own check
+        return None, [*problems, str(e)]
+    return value, problems
 
 
 def parse_params(raw: Any) -> Params:

@@ -1,4 +1,4 @@
-"""Batched greedy and beam search over the exported encoder and decoder-step models.
+"""Batched greedy and beam search over the encoder and decoder-step models (`InferenceModels`).
 
 Both run the whole decode loop inside one `tf.function`, for a batch of sentences at once:
 one encoder call, then one decoder-step call per output position (not per sentence).
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from nmt.bundle import Bundle
+from nmt.model import InferenceModels
 from nmt.vocab import BOS_ID, EOS_ID, PAD_ID
 
 NEG_INF = -1e9
@@ -26,20 +26,15 @@ def max_lengths(source: np.ndarray, a: float, b: int) -> np.ndarray:
 
 
 class Decoder:
-    """Greedy and beam search for one bundle; the traced functions are reused across batches."""
+    """Greedy and beam search with one pair of inference models; the traced functions are
+    reused across batches."""
 
-    def __init__(self, bundle: Bundle):
-        self.bundle = bundle
+    def __init__(self, models: InferenceModels):
+        self.models = models
         ids, limits = tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)
         scalar = tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32)
         self._greedy = tf.function(self.greedy_loop, input_signature=[ids, limits])  # one trace for all shapes
-        self._beam = tf.function(self.beam_loop, input_signature=[ids, limits, *scalar])
-
-    def _step(self, tokens, states, enc_out, mask):
-        enc_out = tf.identity(enc_out)  # drop the Keras mask the encoder attached: the step takes `mask` explicitly
-        inputs = [tokens, *states] + ([enc_out, mask] if self.bundle.attention else [])
-        log_probs, *states = self.bundle.decoder_step(inputs, training=False)
-        return log_probs, states
+        self._beam = tf.function(self.beam_hypotheses, input_signature=[ids, limits, *scalar])
 
     # ---- greedy -------------------------------------------------------------------------
     def greedy(self, source: np.ndarray, limits: np.ndarray) -> np.ndarray:
@@ -48,13 +43,13 @@ class Decoder:
 
     def greedy_loop(self, source, limits):
         """The graph of `greedy` (also traced into the serving SavedModel, nmt/serving.py)."""
-        enc_out, mask, *states = self.bundle.encoder(source, training=False)
+        memory, states = self.models.encode(source)
         batch = tf.shape(source)[0]
         tokens = tf.fill([batch], BOS_ID)
         finished = tf.zeros([batch], tf.bool)
         out = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
         for t in tf.range(tf.reduce_max(limits)):
-            log_probs, states = self._step(tokens[:, None], states, enc_out, mask)
+            log_probs, states = self.models.step(tokens[:, None], states, memory)  # (B, V)
             best = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
             best = tf.where(t + 1 >= limits, tf.fill([batch], EOS_ID), best)  # out of room: end here
             tokens = tf.where(finished, PAD_ID, best)
@@ -67,33 +62,24 @@ class Decoder:
     # ---- beam search --------------------------------------------------------------------
     def beam(self, source: np.ndarray, limits: np.ndarray, beam_size: int, length_penalty: float, n_best: int = 1) -> list[list[tuple[list[int], float]]]:
         """For each sentence, up to `n_best` (token ids ending in `</s>`, score), best first."""
-        tokens, parents, fin_scores, fin_end, fin_parent = (
+        ids, scores, ends = (
             x.numpy()
             for x in self._beam(tf.constant(source), tf.constant(limits), tf.constant(beam_size), tf.constant(length_penalty, tf.float32))
         )
-        results = []
-        for b in range(source.shape[0]):
-            hyps = []
-            for k in range(min(n_best, beam_size)):
-                if fin_scores[b, k] <= NEG_INF / 2:
-                    continue
-                seq, beam = [EOS_ID], fin_parent[b, k]
-                for t in range(fin_end[b, k] - 2, -1, -1):  # walk the back-pointers
-                    seq.append(int(tokens[t, b, beam]))
-                    beam = parents[t, b, beam]
-                hyps.append((seq[::-1], float(fin_scores[b, k])))
-            results.append(hyps)
-        return results
+        return [
+            [(ids[b, k, : ends[b, k]].tolist(), float(scores[b, k])) for k in range(min(n_best, beam_size)) if scores[b, k] > NEG_INF / 2]
+            for b in range(source.shape[0])
+        ]
 
     def beam_loop(self, source, limits, k, alpha):
         """The graph of `beam`: the per-step history and the finished set, best first."""
-        enc_out, mask, *states = self.bundle.encoder(source, training=False)
+        memory, states = self.models.encode(source)
         batch = tf.shape(source)[0]
 
         def tile(x):  # (B, ...) -> (B*K, ...), each sentence repeated K times
             return tf.repeat(x, k, axis=0)
 
-        enc_out, mask, states = tile(enc_out), tile(mask), [tile(s) for s in states]
+        memory, states = [tile(m) for m in memory], [tile(s) for s in states]
         alive_lp = tf.tile(tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], 0)[None, :], [batch, 1])  # only beam 0 at first
         tokens = tf.fill([batch * k], BOS_ID)
         fin_scores = tf.fill([batch, k], NEG_INF)
@@ -105,9 +91,9 @@ class Decoder:
         hist_parents = tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=tf.TensorShape([None, None]))
         rank = tf.range(2 * k)[None, :]
         for t in tf.range(tf.reduce_max(limits)):
-            log_probs, states = self._step(tokens[:, None], states, enc_out, mask)
+            log_probs, states = self.models.step(tokens[:, None], states, memory)  # (B*K, V)
             v = tf.shape(log_probs)[-1]
-            log_probs = tf.reshape(log_probs, [batch, k, v])
+            log_probs = tf.reshape(log_probs, [batch, k, v])  # (B, K, V)
             # Out of room: the only continuation left is `</s>`.
             at_limit = (t + 1 >= limits)[:, None, None]
             is_eos_col = tf.equal(tf.range(v), EOS_ID)[None, None, :]
@@ -140,17 +126,24 @@ class Decoder:
                 break
         return hist_tokens.stack(), hist_parents.stack(), fin_scores, fin_end, fin_parent
 
-    def best_beam_loop(self, source, limits, k, alpha):
-        """The best finished hypothesis of each sentence, in graph ops: (B, T) ids ending in `</s>`
-        then `<pad>` (all `<pad>` if none finished), laid out like `greedy_loop`'s; `beam` walks
-        the same back-pointers in Python."""
+    def beam_hypotheses(self, source, limits, k, alpha):
+        """The graph of `beam`: the K finished hypotheses of each sentence, best first, as
+        ((B, K, T) ids ending in `</s>` then `<pad>`, (B, K) scores, (B, K) lengths); a slot
+        that no hypothesis filled has score <= NEG_INF / 2 and only `<pad>`."""
         tokens, parents, fin_scores, fin_end, fin_parent = self.beam_loop(source, limits, k, alpha)
-        steps = tf.shape(tokens)[0]
-        end, beam = fin_end[:, 0], fin_parent[:, 0]  # top_k keeps the finished set sorted
+        steps = tf.shape(tokens)[0]  # tokens, parents: (T, B, K)
+        end, beam = fin_end, fin_parent  # (B, K)
         out = tf.TensorArray(tf.int32, size=steps)
         for t in tf.range(steps - 1, -1, -1):  # walk the back-pointers
             here = t <= end - 2
             out = out.write(t, tf.where(here, tf.gather(tokens[t], beam, batch_dims=1), PAD_ID))
             beam = tf.where(here, tf.gather(parents[t], beam, batch_dims=1), beam)
-        ids = tf.where(tf.range(steps)[None, :] == end[:, None] - 1, EOS_ID, tf.transpose(out.stack()))
-        return tf.where((fin_scores[:, 0] > NEG_INF / 2)[:, None], ids, PAD_ID)
+        ids = tf.transpose(out.stack(), (1, 2, 0))  # (B, K, T)
+        ids = tf.where(tf.range(steps)[None, None, :] == end[:, :, None] - 1, EOS_ID, ids)
+        return tf.where((fin_scores > NEG_INF / 2)[:, :, None], ids, PAD_ID), fin_scores, fin_end
+
+    def best_beam_loop(self, source, limits, k, alpha):
+        """The best finished hypothesis of each sentence, in graph ops: (B, T) ids ending in `</s>`
+        then `<pad>` (all `<pad>` if none finished), laid out like `greedy_loop`'s."""
+        ids, _, _ = self.beam_hypotheses(source, limits, k, alpha)
+        return ids[:, 0]  # top_k keeps the finished set sorted

@@ -85,3 +85,15 @@ def patch_keras_for_multi_worker() -> None:
 
     reduce_per_replica._nmt_patched = True
     trainer.reduce_per_replica = reduce_per_replica
+
+
+def weights_digest(model: keras.Model) -> str:
+    """A short fingerprint of all the weights: workers in step print the same one."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()[:16]

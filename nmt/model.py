@@ -6,6 +6,8 @@
   of the next token, and the new states. Decoding calls it once per output token.
 Because all three share the same layer objects, weights trained in the first are the weights
 of the other two; `nmt.bundle` saves the inference pair and proves them equal to the first.
+`InferenceModels` owns how the pair is called (`encode`, then `step` once per token): search,
+the bundle's proof, serving and the tests go through it and never assemble the step's inputs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from nmt.config import ModelParams
@@ -81,12 +84,71 @@ class NextTokenLogProbs(layers.Layer):
         return None
 
 
+def state_names(p: ModelParams) -> list[str]:
+    """The decoder states, in the order the step model takes and returns them."""
+    kinds = ["h", "c"] if p.cell == "lstm" else ["h"]
+    return [f"state_{i}_{k}" for i in range(p.layers) for k in kinds]
+
+
+@dataclass(frozen=True)
+class InferenceModels:
+    """The encoder and decoder-step models, and the one way to call them.
+
+    `encode` runs the encoder once per batch; `step` advances every sentence by one token.
+    What a step needs besides the previous token and the states ("memory": the encoder
+    outputs and source mask, with attention) is opaque to callers: beam search only tiles and
+    reorders it by rows, so a model change that adds states or memory touches this module only.
+    """
+
+    encoder: keras.Model
+    decoder_step: keras.Model
+    params: ModelParams
+
+    @property
+    def state_names(self) -> list[str]:
+        return state_names(self.params)
+
+    @property
+    def attention(self) -> bool:
+        return self.params.attention != "none"
+
+    def encode(self, source):
+        """(B, S) source ids -> (memory, states): what every step reads, the initial states."""
+        enc_out, mask, *states = self.encoder(source, training=False)
+        # The copy drops the Keras mask the encoder attached: the step takes the mask explicitly.
+        memory = [ops.copy(enc_out), mask] if self.attention else []
+        return memory, states
+
+    def step(self, tokens, states, memory):
+        """(B, 1) previous tokens -> ((B, V) log-probabilities of the next token, new states)."""
+        log_probs, *states = self.decoder_step([tokens, *states, *memory], training=False)
+        return log_probs, states
+
+    def teacher_forced_log_probs(self, source: np.ndarray, target_in: np.ndarray) -> np.ndarray:
+        """(B, T, V) log-probabilities of each next token given the reference prefix `target_in`,
+        computed the way decoding computes them: one step at a time."""
+        memory, states = self.encode(source)
+        out = []
+        for t in range(target_in.shape[1]):
+            log_probs, states = self.step(ops.convert_to_tensor(target_in[:, t : t + 1]), states, memory)
+            out.append(ops.convert_to_numpy(log_probs))
+        return np.stack(out, axis=1)
+
+
 @dataclass
 class Seq2Seq:
     training: keras.Model
     encoder: keras.Model
     decoder_step: keras.Model
-    state_names: list[str]  # the decoder states, in the order the step model takes and returns them
+    params: ModelParams
+
+    @property
+    def state_names(self) -> list[str]:
+        return state_names(self.params)
+
+    @property
+    def inference(self) -> InferenceModels:
+        return InferenceModels(self.encoder, self.decoder_step, self.params)
 
 
 def _rnn(cell: str, units: int, name: str) -> layers.Layer:
@@ -150,10 +212,8 @@ def build_seq2seq(p: ModelParams, source_vocab_size: int, target_vocab_size: int
     # ---- the inference models -------------------------------------------------------------
     encoder = keras.Model(source_ids, [enc_out, src_mask, *enc_states], name="encoder")
 
-    kinds = ["h", "c"] if p.cell == "lstm" else ["h"]
-    state_names = [f"state_{i}_{k}" for i in range(p.layers) for k in kinds]
     prev_token = keras.Input((1,), dtype="int32", name="previous_token")
-    state_in = [keras.Input((dec_units,), name=n) for n in state_names]
+    state_in = [keras.Input((dec_units,), name=n) for n in state_names(p)]
     enc_out_in = keras.Input((None, dec_units), name="encoder_outputs")
     mask_in = keras.Input((None,), dtype="bool", name="source_mask")
     step_logits, step_states = decode(prev_token, state_in, enc_out_in, mask_in)
@@ -162,4 +222,4 @@ def build_seq2seq(p: ModelParams, source_vocab_size: int, target_vocab_size: int
     if p.attention != "none":
         step_inputs += [enc_out_in, mask_in]
     decoder_step = keras.Model(step_inputs, [log_probs, *step_states], name="decoder_step")
-    return Seq2Seq(training, encoder, decoder_step, state_names)
+    return Seq2Seq(training, encoder, decoder_step, p)

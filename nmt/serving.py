@@ -6,10 +6,10 @@ models/bundle/serving/1/   a SavedModel in TF Serving's layout (<model_base_path
                                             -> translations
 
 It does what `nmt.translate.Translator.translate` does (normalisation, Moses tokenisation,
-vocabulary lookup, truncation to 400 tokens, the decode loop of nmt/decoding.py, detokenisation)
+vocabulary lookup, truncation to MAX_INPUT_TOKENS, the decode loop of nmt/decoding.py, detokenisation)
 with core TensorFlow ops only (nmt/graph_text.py), so any TensorFlow runtime serves it without
 this package or custom ops. Output limits are fixed at export: a * source length + b tokens with
-the Translator's defaults a = 1.5, b = 10. Not covered: the subword level (core TensorFlow has no
+the Translator's defaults (nmt/limits.py). Not covered: the subword level (core TensorFlow has no
 sentencepiece op: `ServingError`, and the export stage skips the SavedModel), n-best lists and
 scores, and the `pretokenized` input of `nmt translate`.
 
@@ -29,10 +29,10 @@ from nmt.decoding import Decoder
 from nmt.errors import UserError
 from nmt.fsutil import atomic_dir
 from nmt.graph_text import GraphText
+from nmt.limits import MAX_INPUT_TOKENS, MAX_LEN_A, MAX_LEN_B
 from nmt.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID
 
 SERVING_DIR = Path("serving") / "1"  # inside the bundle
-MAX_LEN_A, MAX_LEN_B, MAX_INPUT_TOKENS = 1.5, 10, 400  # the Translator's defaults
 
 
 class ServingError(UserError, RuntimeError):
@@ -56,7 +56,7 @@ class TranslateModule(tf.Module):
         if reason := unsupported(bundle):
             raise ServingError(reason)
         self.encoder, self.decoder_step = bundle.encoder, bundle.decoder_step  # tracked: saved with their weights
-        self.decoder = Decoder(bundle)
+        self.decoder = Decoder(bundle.inference)
         self.source, self.target = GraphText(bundle.source_text), GraphText(bundle.target_text)
         src = bundle.source_vocab.itos
         self.source_ids = tf.lookup.StaticHashTable(  # the specials are left out: typed, they are unknown words

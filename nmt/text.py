@@ -128,11 +128,9 @@ class TextPipeline:
         if (self.level == "subword") != (self.subword_model is not None):
             raise ValueError("a sentencepiece model goes with level 'subword', and only with it")
 
-    @classmethod
-    def from_dict(cls, d: dict, folder: str | Path) -> TextPipeline:
-        """A pipeline saved by `to_dict`, whose subword model file lies in `folder`."""
-        pipe = cls(**d)
-        return replace(pipe, subword_model=str(Path(folder) / pipe.subword_model)) if pipe.subword_model else pipe
+    def located_in(self, folder: str | Path) -> TextPipeline:
+        """This pipeline as read back from `to_dict`'s output: its subword model file is in `folder`."""
+        return replace(self, subword_model=str(Path(folder) / self.subword_model)) if self.subword_model else self
 
     def prepare(self, text: str, *, pretokenized: bool = False) -> str:
         """Raw text to corpus tokens joined by spaces: what `data/split/*` files hold.

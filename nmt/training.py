@@ -1,288 +1,92 @@
-"""Training: teacher forcing with masked sparse cross-entropy, checkpoints, resume, curves.
+"""Training: teacher forcing over the training split, checkpoints, resume, curves.
 
-`train()` builds the model from params, resumes from the newest matching checkpoint if
-there is one, runs `model.fit` over the remaining epochs and writes the best model (by
-validation loss). Per-epoch curves go to dvclive; progress goes to stdout.
+`train()` builds the model from params, resumes from the newest matching checkpoint if there
+is one, runs `model.fit` over the remaining epochs and returns the model to keep (the best
+epoch by validation loss, or the average of the last epochs) with what the stage writes about
+it. Per-epoch curves go to dvclive; progress goes to stdout. The loss lives in nmt/loss.py,
+checkpoints and their averaging in nmt/checkpoints.py, the files read in nmt/artifacts.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import resource
 import shutil
-import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from nmt.checkpoints import BEST_FILE, MODEL_FILE, CheckpointStore
-from nmt.config import ModelParams, Params, TrainParams
-from nmt.data import ParallelIds, batches_per_epoch, encode_lines, evaluation_dataset, training_dataset
-from nmt.distribute import Role, build_for_fit, make_strategy
-from nmt.errors import UserError
-from nmt.fsutil import atomic_dir, read_lines, write_json
-from nmt.model import Seq2Seq, build_seq2seq
-from nmt.text import TextPipeline
-from nmt.vocab import Vocabulary
+from nmt.artifacts import PATHS, Averaged, BestEpoch, Paths, TrainedModel, read_split_part, read_vocabularies
+from nmt.checkpoints import BEST_FILE, MODEL_FILE, Checkpoint, CheckpointStore, average_checkpoints, random_states, run_fingerprint
+from nmt.config import Params
+from nmt.data import batches_per_epoch, evaluation_dataset, training_dataset
+from nmt.distribute import Role, build_for_fit, make_strategy, weights_digest
+from nmt.loss import compile_model
+from nmt.model import build_seq2seq
+from nmt.runtime import set_determinism, set_intra_op_threads
 
 
-@dataclass(frozen=True)
-class TrainPaths:
-    split: Path = Path("data/split")
-    vocab: Path = Path("data/vocab")
-    out: Path = Path("models/train")
-    checkpoints: Path = Path("models/checkpoints")
-    live: Path = Path("metrics/train")
-    speed: Path = Path("metrics/train_speed.json")
+@dataclass
+class TrainingState:
+    """What a checkpoint carries besides the weights (its state.json, with epoch and fingerprint)."""
 
-
-def set_determinism(seed: int) -> None:
-    """Same code, params and seed -> same weights on CPU."""
-    keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow generators
-    tf.config.experimental.enable_op_determinism()
-
-
-class ThreadsError(UserError, RuntimeError):
-    """The thread count asked for cannot be applied: TensorFlow has started with another one."""
-
-
-def set_intra_op_threads(n: int) -> None:
-    """Threads per TensorFlow op (0: TensorFlow's choice). Must run before TensorFlow starts;
-    in a process where it has started already, only the same setting is accepted, so that a
-    run never trains with a thread count other than the one its params record."""
-    if n == 0 or tf.config.threading.get_intra_op_parallelism_threads() == n:
-        return
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-    except RuntimeError:
-        raise ThreadsError(
-            f"train.intra_op_threads={n}, but TensorFlow has started in this process with "
-            f"{tf.config.threading.get_intra_op_parallelism_threads() or 'its own choice of'} threads; "
-            "run the training in a fresh process (python stages/train.py)"
-        ) from None
-
-
-@keras.saving.register_keras_serializable(package="nmt")
-class SmoothedCrossentropy(keras.losses.Loss):
-    """Sparse cross-entropy on logits against a smoothed target: 1 - s on the reference token
-    plus s spread evenly over the vocabulary (Szegedy et al. 2016). Integer targets, so no
-    one-hot arrays; s = 0 is plain sparse cross-entropy."""
-
-    def __init__(self, smoothing: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.smoothing = smoothing
-
-    def call(self, y_true, y_pred):
-        ops = keras.ops
-        log_probs = ops.log_softmax(y_pred, axis=-1)
-        reference = ops.expand_dims(ops.cast(y_true, "int32"), -1)
-        nll = -ops.squeeze(ops.take_along_axis(log_probs, reference, axis=-1), -1)
-        return (1.0 - self.smoothing) * nll - self.smoothing * ops.mean(log_probs, axis=-1)
-
-    def get_config(self):
-        return {**super().get_config(), "smoothing": self.smoothing}
-
-
-def compile_model(model: keras.Model, t: TrainParams) -> None:
-    # Integer targets and a sparse loss: no one-hot arrays. The weights that come with each
-    # batch are 0 on padding, and "mean_with_sample_weight" divides by the real token count.
-    # With label smoothing the loss is the smoothed one, and "nll" keeps the plain cross-entropy
-    # so that dev figures stay comparable with runs without it.
-    metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    if t.label_smoothing:
-        loss = SmoothedCrossentropy(t.label_smoothing, reduction="mean_with_sample_weight")
-        metrics.append(keras.metrics.SparseCategoricalCrossentropy(name="nll", from_logits=True))
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
-    model.compile(optimizer=keras.optimizers.Adam(t.learning_rate, clipnorm=t.clipnorm), loss=loss, weighted_metrics=metrics)
-
-
-def load_text_and_vocabs(vocab_dir: Path) -> tuple[dict, TextPipeline, TextPipeline, Vocabulary, Vocabulary]:
-    text = json.loads((vocab_dir / "text.json").read_text(encoding="utf-8"))
-    return (
-        text,
-        TextPipeline.from_dict(text["source"], vocab_dir),
-        TextPipeline.from_dict(text["target"], vocab_dir),
-        Vocabulary.load(vocab_dir / "source.json"),
-        Vocabulary.load(vocab_dir / "target.json"),
-    )
-
-
-def load_split(split_dir: Path, part: str, vocab_dir: Path) -> ParallelIds:
-    _, src_pipe, tgt_pipe, src_vocab, tgt_vocab = load_text_and_vocabs(vocab_dir)
-    return ParallelIds(
-        encode_lines(read_lines(split_dir / f"{part}.src"), src_pipe, src_vocab),
-        encode_lines(read_lines(split_dir / f"{part}.tgt"), tgt_pipe, tgt_vocab),
-    )
-
-
-def build_from_vocabs(model: ModelParams, vocab_dir: Path, seed: int) -> Seq2Seq:
-    _, _, _, src_vocab, tgt_vocab = load_text_and_vocabs(vocab_dir)
-    return build_seq2seq(model, len(src_vocab), len(tgt_vocab), seed=seed)
-
-
-def run_fingerprint(params: Params, paths: TrainPaths) -> str:
-    """What a checkpoint must match to be resumed: every param that shapes training but
-    `epochs` (so that `-S epochs=50` continues a 20-epoch run), `train.average_last` and
-    `train.intra_op_threads` (so that a run moved to a bigger machine continues), and the data itself."""
-    h = hashlib.sha256()
-    shaping = {k: params.to_dict()[k] for k in ("seed", "data", "vocab", "model", "train")}
-    del shaping["train"]["average_last"]  # chooses among the epochs' weights after training
-    del shaping["train"]["intra_op_threads"]  # how the machine runs it, like the machine itself
-    h.update(json.dumps(shaping, sort_keys=True).encode())
-    for f in sorted([*paths.split.glob("*.src"), *paths.split.glob("*.tgt"), *paths.vocab.glob("*.json")]):
-        h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
-    return h.hexdigest()[:16]
-
-
-class EpochEnd(keras.callbacks.Callback):
-    """After each epoch: progress line, curves, best weights, and a checkpoint when due."""
-
-    def __init__(self, *, params: Params, store: CheckpointStore, best_path: Path, state: dict, live, steps: int, tokens: int, role: Role):
-        super().__init__()
-        self.p, self.store, self.best_path, self.state, self.live = params, store, best_path, state, live
-        self.role = role
-        self.steps, self.tokens = steps, tokens
-        self.epoch_seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.t0 = self.last_report = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        now = time.perf_counter()
-        if now - self.last_report >= 30:  # a heartbeat on long epochs; logs stay short
-            self.last_report = now
-            rate = self.tokens * (batch + 1) / self.steps / (now - self.t0)
-            print(f"  epoch {self.epoch + 1}: batch {batch + 1}/{self.steps}, loss {logs['loss']:.3f}, {rate:,.0f} target tokens/s", flush=True)
-
-    def on_epoch_end(self, epoch, logs=None):
-        seconds = time.perf_counter() - self.t0
-        self.epoch_seconds.append(seconds)
-        n = epoch + 1
-        metrics = {k: float(v) for k, v in sorted(logs.items())}
-        self.state["history"].append(metrics)
-        best = self.state["best"]
-        if best is None or metrics["val_loss"] < best["val_loss"]:
-            self.state["best"] = best = {"epoch": n, "val_loss": metrics["val_loss"]}
-            self.model.save_weights(self.best_path)
-        log_epoch(self.live, n, metrics, best)
-        print(
-            f"epoch {n}/{self.p.epochs}: loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f}, "
-            f"val_loss {metrics['val_loss']:.4f}, val_accuracy {metrics['val_accuracy']:.4f}, "
-            + (f"val_nll {metrics['val_nll']:.4f}, " if "val_nll" in metrics else "")
-            + f"{seconds:.0f} s, {self.tokens / seconds:,.0f} target tokens/s" + ("  (best)" if best["epoch"] == n else ""),
-            flush=True,
-        )
-        averaged = n > self.p.epochs - self.p.train.average_last  # each averaged epoch needs its checkpoint
-        if self.role.chief and (n % self.p.train.save_every == 0 or n == self.p.epochs or averaged):
-            self.state["rng"] = [v.numpy().tolist() for v in random_states(self.model)]
-            path = self.store.save(n, self.model, self.best_path, self.state)
-            print(f"  checkpoint: {path}", flush=True)
+    history: list[dict] = field(default_factory=list)  # per epoch: {metric: value}
+    best: BestEpoch | None = None  # by validation loss
+    rng: list | None = None  # the dropout generators' states (`random_states`)
 
     @property
-    def epoch(self) -> int:
-        return len(self.state["history"])
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+    def to_dict(self) -> dict:
+        d = {"history": self.history, "best": vars(self.best) if self.best else None}
+        return d if self.rng is None else {**d, "rng": self.rng}
+
+    @classmethod
+    def from_checkpoint(cls, c: Checkpoint) -> TrainingState:
+        best = c.state["best"]
+        return cls(c.state["history"], BestEpoch(**best) if best else None, c.state.get("rng"))
 
 
-class AveragingError(UserError, RuntimeError):
-    """train.average_last asks for epochs whose checkpoints this run does not have."""
+@dataclass
+class TrainingResult:
+    model: keras.Model  # the training model, with the weights to keep
+    info: TrainedModel  # models/train/config.json
+    speed: dict  # metrics/train_speed.json
 
 
-def average_checkpoints(model: keras.Model, store: CheckpointStore, last_epoch: int, n: int) -> dict:
-    """Set the model's trainable weights to their mean over the checkpoints of epochs
-    last_epoch-n+1 .. last_epoch (checkpoint averaging, as in Vaswani et al. 2017)."""
-    wanted = list(range(last_epoch - n + 1, last_epoch + 1))
-    found = {c.epoch: c for c in store.ours()}
-    missing = [e for e in wanted if e not in found]
-    if missing:
-        raise AveragingError(
-            f"train.average_last={n} needs the checkpoints of epochs {wanted[0]}..{wanted[-1]}, but "
-            f"{store.root} has none for epoch(s) {', '.join(map(str, missing))} (the run was trained without "
-            f"averaging); rerun with -S epochs={last_epoch + n} to train and average {n} more epochs, or set train.average_last=1"
-        )
-    if not model.optimizer.built:  # nothing trained in this process: build it, or loading skips its state noisily
-        model.optimizer.build(model.trainable_variables)
-    sums = None
-    for e in wanted:
-        model.load_weights(found[e].path / MODEL_FILE)
-        values = [v.numpy().astype(np.float64) for v in model.trainable_variables]
-        sums = values if sums is None else [a + b for a, b in zip(sums, values)]
-    for variable, total in zip(model.trainable_variables, sums):
-        variable.assign((total / n).astype(variable.dtype))
-    return {"epochs": wanted}
-
-
-def random_states(model) -> list:
-    """The dropout layers' random generator states. A `.keras` file does not hold them, so a
-    checkpoint keeps them itself: a resumed run then draws the same dropout masks as an
-    uninterrupted one."""
-    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
-
-
-def weights_digest(model: keras.Model) -> str:
-    """A short fingerprint of all the weights."""
-    h = hashlib.sha256()
-    for w in model.get_weights():
-        h.update(np.ascontiguousarray(w).tobytes())
-    return h.hexdigest()[:16]
-
-
-def log_epoch(live, n: int, metrics: dict, best: dict) -> None:
-    if live is None:  # a worker other than the chief
-        return
-    live.step = n
-    for name, value in metrics.items():
-        split = "dev" if name.startswith("val_") else "train"
-        live.log_metric(f"{split}/{name.removeprefix('val_')}", value)
-    live.summary["best_epoch"], live.summary["best_val_loss"] = best["epoch"], best["val_loss"]
-    live.make_summary()
-
-
-def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
+def train(params: Params, paths: Paths = PATHS) -> TrainingResult | None:
+    """Train (or resume) and return what the stage writes; None on a worker other than the chief."""
     from dvclive import Live
 
     t = params.train
     set_intra_op_threads(t.intra_op_threads)  # before any other TensorFlow work
     strategy, role = make_strategy(t.strategy)
     set_determinism(params.seed)
-    train_ids = load_split(paths.split, "train", paths.vocab)
-    dev_ids = load_split(paths.split, "dev", paths.vocab)
+    vocab = read_vocabularies(paths.vocab)
+    train_ids, dev_ids = (read_split_part(paths.split, part, vocab) for part in ("train", "dev"))
     with strategy.scope():
-        seq = build_from_vocabs(params.model, paths.vocab, params.seed)
-        model = seq.training
+        model = build_seq2seq(params.model, len(vocab.source), len(vocab.target), seed=params.seed).training
         compile_model(model, t)
     if role.count > 1:
         print(f"train: worker {role.index} of {role.count}" + (" (chief: writes checkpoints, curves and the model)" if role.chief else ""), flush=True)
 
-    store = CheckpointStore(paths.checkpoints, run_fingerprint(params, paths), max(t.keep_last, t.average_last))
-    ckpt, why = store.resumable(params.epochs)
-    print(f"train: {why}", flush=True)
+    data_files = [*paths.split.glob("*.src"), *paths.split.glob("*.tgt"), *paths.vocab.glob("*.json")]
+    store = CheckpointStore(paths.checkpoints, run_fingerprint(params, data_files), max(t.keep_last, t.average_last))
     work = Path(tempfile.mkdtemp(prefix="nmt-train-"))
     best_path = work / BEST_FILE
-    state = {"history": [], "best": None}
-    if ckpt is not None:
-        with strategy.scope():
-            model.optimizer.build(model.trainable_variables)  # so that load_weights restores Adam's moments
-        model.load_weights(ckpt.path / MODEL_FILE)
-        shutil.copyfile(ckpt.path / BEST_FILE, best_path)
-        state = {"history": ckpt.state["history"], "best": ckpt.state["best"]}
-        if "rng" in ckpt.state:
-            for variable, value in zip(random_states(model), ckpt.state["rng"], strict=True):
-                variable.assign(value)
+    state = resume(model, strategy, store, params.epochs, best_path)
 
     # The curves are rewritten from the checkpoint's history, so a resumed run shows each
     # epoch exactly once even if the killed run had logged epochs past its last checkpoint.
-    live = Live(dir=str(paths.live), dvcyaml=False, save_dvc_exp=False, report=None) if role.chief else None
-    for n, metrics in enumerate(state["history"], 1):
-        log_epoch(live, n, metrics, state["best"])
+    live = Live(dir=str(paths.curves), dvcyaml=False, save_dvc_exp=False, report=None) if role.chief else None
+    for n, metrics in enumerate(state.history, 1):
+        log_epoch(live, n, metrics, state.best)
 
-    first = len(state["history"])
+    first = state.epochs_done
     steps = batches_per_epoch(len(train_ids), t.batch_size)
     tokens = sum(len(x) + 1 for x in train_ids.target)
     todo = f"epochs {first + 1}..{params.epochs}" if first < params.epochs else f"all {params.epochs} epochs done already"
@@ -305,37 +109,114 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
         print(f"train: worker {role.index} done; weights sha256 {weights_digest(model)}", flush=True)
     if not role.chief:  # the chief alone writes the results
         shutil.rmtree(work, ignore_errors=True)
-        return state
-    # The trained model: the best epoch by validation loss, or the average of the last epochs.
-    averaged = None
-    if t.average_last > 1:
-        averaged = average_checkpoints(model, store, params.epochs, t.average_last)
-        dev = model.evaluate(evaluation_dataset(dev_ids, t.batch_size), verbose=0, return_dict=True)
-        averaged["val_loss"] = float(dev["loss"])
-        if "nll" in dev:  # label smoothing: the plain cross-entropy too, comparable across runs
-            averaged["val_nll"] = float(dev["nll"])
-        for name in ("val_loss", "val_nll"):
-            if name in averaged:
-                live.summary[f"averaged_{name}"] = averaged[name]
-        live.make_summary()
-        print(f"train: averaged the weights of epochs {averaged['epochs'][0]}..{averaged['epochs'][-1]}: val_loss {averaged['val_loss']:.4f}"
-              + (f", val_nll {averaged['val_nll']:.4f}" if "val_nll" in averaged else ""), flush=True)
-    else:
-        model.load_weights(best_path)
+        return None
+    averaged = keep_final_weights(model, params, store, best_path, dev_ids, live)
     live.end()
-    with atomic_dir(paths.out) as tmp:
-        model.save(tmp / "model.keras")
-        write_json(tmp / "config.json", {"model": params.to_dict()["model"], "seed": params.seed, "best": state["best"],
-                                         **({"averaged": averaged} if averaged else {}), "epochs": params.epochs})
     shutil.rmtree(work, ignore_errors=True)
-    median = float(np.median(callback.epoch_seconds)) if callback.epoch_seconds else None
-    write_json(paths.speed, {  # kept apart from the curves: timings differ from run to run
-        "epochs_run": len(callback.epoch_seconds),
+    info = TrainedModel(model=params.model, seed=params.seed, best=state.best, epochs=params.epochs, averaged=averaged)
+    return TrainingResult(model, info, speed_summary(callback.epoch_seconds, tokens))
+
+
+def resume(model: keras.Model, strategy, store: CheckpointStore, epochs: int, best_path: Path) -> TrainingState:
+    """Load the newest usable checkpoint into `model` (weights, optimizer, dropout generators)
+    and copy its best weights to `best_path`; a fresh state if there is none."""
+    ckpt, why = store.resumable(epochs)
+    print(f"train: {why}", flush=True)
+    if ckpt is None:
+        return TrainingState()
+    with strategy.scope():
+        model.optimizer.build(model.trainable_variables)  # so that load_weights restores Adam's moments
+    model.load_weights(ckpt.path / MODEL_FILE)
+    shutil.copyfile(ckpt.path / BEST_FILE, best_path)
+    state = TrainingState.from_checkpoint(ckpt)
+    if state.rng is not None:
+        for variable, value in zip(random_states(model), state.rng, strict=True):
+            variable.assign(value)
+    return TrainingState(state.history, state.best)  # `rng` is written afresh at the next checkpoint
+
+
+def keep_final_weights(model: keras.Model, params: Params, store: CheckpointStore, best_path: Path, dev_ids, live) -> Averaged | None:
+    """Set `model` to the weights to keep: the average of the last `train.average_last` epochs
+    (evaluated on dev, returned), or the best epoch's (None)."""
+    n = params.train.average_last
+    if n == 1:
+        model.load_weights(best_path)
+        return None
+    epochs = average_checkpoints(model, store, params.epochs, n)
+    scores = model.evaluate(evaluation_dataset(dev_ids, params.train.batch_size), verbose=0, return_dict=True)
+    # With label smoothing the plain cross-entropy too, comparable across runs.
+    averaged = Averaged(epochs, float(scores["loss"]), float(scores["nll"]) if "nll" in scores else None)
+    for name, value in averaged.to_dict().items():
+        if name != "epochs":
+            live.summary[f"averaged_{name}"] = value
+    live.make_summary()
+    print(f"train: averaged the weights of epochs {epochs[0]}..{epochs[-1]}: val_loss {averaged.val_loss:.4f}"
+          + (f", val_nll {averaged.val_nll:.4f}" if averaged.val_nll is not None else ""), flush=True)
+    return averaged
+
+
+def speed_summary(epoch_seconds: list[float], tokens: int) -> dict:
+    """metrics/train_speed.json: kept apart from the curves, since timings differ from run to run."""
+    median = float(np.median(epoch_seconds)) if epoch_seconds else None
+    return {
+        "epochs_run": len(epoch_seconds),
         "seconds_per_epoch_median": round(median, 1) if median else None,
         "target_tokens_per_second": round(tokens / median) if median else None,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),  # Linux: KiB
-    })
-    chosen = (f"the average of epochs {averaged['epochs'][0]}..{averaged['epochs'][-1]} (val_loss {averaged['val_loss']:.4f})" if averaged
-              else f"best epoch {state['best']['epoch']} (val_loss {state['best']['val_loss']:.4f})")
-    print(f"train: {chosen} -> {paths.out}", file=sys.stdout)
-    return state
+    }
+
+
+class EpochEnd(keras.callbacks.Callback):
+    """After each epoch: progress line, curves, best weights, and a checkpoint when due."""
+
+    def __init__(self, *, params: Params, store: CheckpointStore, best_path: Path, state: TrainingState, live, steps: int, tokens: int, role: Role):
+        super().__init__()
+        self.p, self.store, self.best_path, self.state, self.live = params, store, best_path, state, live
+        self.role = role
+        self.steps, self.tokens = steps, tokens
+        self.epoch_seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = self.last_report = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if now - self.last_report >= 30:  # a heartbeat on long epochs; logs stay short
+            self.last_report = now
+            rate = self.tokens * (batch + 1) / self.steps / (now - self.t0)
+            print(f"  epoch {self.state.epochs_done + 1}: batch {batch + 1}/{self.steps}, loss {logs['loss']:.3f}, {rate:,.0f} target tokens/s", flush=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.t0
+        self.epoch_seconds.append(seconds)
+        n = epoch + 1
+        metrics = {k: float(v) for k, v in sorted(logs.items())}
+        state = self.state
+        state.history.append(metrics)
+        if state.best is None or metrics["val_loss"] < state.best.val_loss:
+            state.best = BestEpoch(n, metrics["val_loss"])
+            self.model.save_weights(self.best_path)
+        log_epoch(self.live, n, metrics, state.best)
+        print(
+            f"epoch {n}/{self.p.epochs}: loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f}, "
+            f"val_loss {metrics['val_loss']:.4f}, val_accuracy {metrics['val_accuracy']:.4f}, "
+            + (f"val_nll {metrics['val_nll']:.4f}, " if "val_nll" in metrics else "")
+            + f"{seconds:.0f} s, {self.tokens / seconds:,.0f} target tokens/s" + ("  (best)" if state.best.epoch == n else ""),
+            flush=True,
+        )
+        averaged = n > self.p.epochs - self.p.train.average_last  # each averaged epoch needs its checkpoint
+        if self.role.chief and (n % self.p.train.save_every == 0 or n == self.p.epochs or averaged):
+            state.rng = [v.numpy().tolist() for v in random_states(self.model)]
+            path = self.store.save(n, self.model, self.best_path, state.to_dict())
+            print(f"  checkpoint: {path}", flush=True)
+
+
+def log_epoch(live, n: int, metrics: dict, best: BestEpoch) -> None:
+    if live is None:  # a worker other than the chief
+        return
+    live.step = n
+    for name, value in metrics.items():
+        split = "dev" if name.startswith("val_") else "train"
+        live.log_metric(f"{split}/{name.removeprefix('val_')}", value)
+    live.summary["best_epoch"], live.summary["best_val_loss"] = best.epoch, best.val_loss
+    live.make_summary()

@@ -18,6 +18,7 @@ import numpy as np
 from nmt.bundle import Bundle, load_bundle
 from nmt.data import pad
 from nmt.decoding import Decoder, max_lengths
+from nmt.limits import MAX_INPUT_TOKENS, MAX_LEN_A, MAX_LEN_B
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,9 @@ class Hypothesis:
 
 
 class Translator:
-    def __init__(self, bundle: Bundle | str | Path = "models/bundle", *, max_input_tokens: int = 400):
+    def __init__(self, bundle: Bundle | str | Path = "models/bundle", *, max_input_tokens: int = MAX_INPUT_TOKENS):
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-        self.decoder = Decoder(self.bundle)
+        self.decoder = Decoder(self.bundle.inference)
         self.max_input_tokens = max_input_tokens
 
     def translate(self, sentences: list[str], **options) -> list[str]:
@@ -44,8 +45,8 @@ class Translator:
         beam_size: int = 1,
         n_best: int = 1,
         length_penalty: float = 1.0,
-        max_len_a: float = 1.5,
-        max_len_b: int = 10,
+        max_len_a: float = MAX_LEN_A,
+        max_len_b: int = MAX_LEN_B,
         batch_size: int = 64,
         pretokenized: bool = False,
     ) -> list[list[Hypothesis]]:

@@ -6,15 +6,16 @@ its unpacked content. The stage owns the whole of data/raw/, its single output.
 
 import shutil
 import sys
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from nmt.artifacts import PATHS
 from nmt.config import load_params
 from nmt.corpora import resolve_corpus
 from nmt.download import DownloadError, fetch, unpack
 from nmt.stage import run_stage
 
-RAW = Path("data/raw")
+RAW = PATHS.raw
 
 
 def main() -> int:

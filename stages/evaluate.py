@@ -6,13 +6,13 @@ metrics/hypotheses.txt (every test translation) and metrics/samples.md (a few, f
 
 import sys
 import time
-from pathlib import Path
 
+from nmt.artifacts import PATHS
 from nmt.config import load_params
 from nmt.fsutil import read_lines, write_json, write_lines, write_text
 from nmt.stage import run_stage
 
-BUNDLE, SPLIT, METRICS = Path("models/bundle"), Path("data/split"), Path("metrics")
+BUNDLE, SPLIT, METRICS = PATHS.bundle, PATHS.split, PATHS.metrics
 
 
 def main() -> int:
@@ -30,8 +30,8 @@ def main() -> int:
     seconds = time.perf_counter() - start
     hyp_text, ref_text = [h.text for h in hyps], [b.target_text.detokenize(r) for r in ref]
     scores = score(hyp_text, ref_text, b.target_text.lang,
-                   hyp_tokens=[h.tokens for h in hyps] if b.config["pretokenized"] else None,
-                   ref_tokens=ref if b.config["pretokenized"] else None)
+                   hyp_tokens=[h.tokens for h in hyps] if b.config.pretokenized else None,
+                   ref_tokens=ref if b.config.pretokenized else None)
     search = "greedy" if e.beam_size == 1 else f"beam {e.beam_size}"
     write_json(METRICS / "eval.json", {"test_sentences": len(src), "search": search, **scores})
     write_json(METRICS / "eval_speed.json", {  # apart from eval.json: timings vary between runs

@@ -8,45 +8,40 @@ Translator does, greedy and beam 5 (metrics/export.json); it fails otherwise. Su
 get no SavedModel (core TensorFlow cannot run sentencepiece): the stage says so and goes on.
 """
 
-import json
 import shutil
 import sys
-from pathlib import Path
 
-from nmt.config import ModelParams
+from nmt.artifacts import PATHS
 from nmt.fsutil import write_json
 from nmt.stage import run_stage
 
-TRAIN, VOCAB, SPLIT = Path("models/train"), Path("data/vocab"), Path("data/split")
-OUT, METRICS = Path("models/bundle"), Path("metrics/export.json")
+OUT, METRICS = PATHS.bundle, PATHS.metrics / "export.json"
 CHECK_SENTENCES, TOLERANCE = 200, 1e-5
 SERVING_GREEDY, SERVING_BEAM, BEAM_SIZE = 200, 64, 5  # dev sentences the SavedModel must translate like Python
 
 
 def main() -> int:
+    from nmt.artifacts import read_split_part, read_trained_model, read_vocabularies
     from nmt.bundle import load_bundle, save_bundle, verify_bundle
     from nmt.fsutil import read_lines
+    from nmt.model import build_seq2seq
     from nmt.serving import unsupported
-    from nmt.training import build_from_vocabs, load_split, load_text_and_vocabs
 
-    trained = json.loads((TRAIN / "config.json").read_text(encoding="utf-8"))
-    model_params = ModelParams(**trained["model"])
-    seq = build_from_vocabs(model_params, VOCAB, trained["seed"])
-    seq.training.load_weights(TRAIN / "model.keras")
-    text, src_text, tgt_text, src_vocab, tgt_vocab = load_text_and_vocabs(VOCAB)
-    save_bundle(seq, {"source": src_text, "target": tgt_text}, src_vocab, tgt_vocab, OUT, extra={
-        "model": trained["model"], "trained_epochs": trained["epochs"], "best": trained["best"],
-        "corpus": text["corpus"], "pretokenized": text["pretokenized"],
-    })
+    trained, vocab = read_trained_model(PATHS.trained), read_vocabularies(PATHS.vocab)
+    seq = build_seq2seq(trained.model, len(vocab.source), len(vocab.target), seed=trained.seed)
+    seq.training.load_weights(PATHS.trained / "model.keras")
+    text = vocab.text
+    save_bundle(seq, {"source": text.source, "target": text.target}, vocab.source, vocab.target, OUT,
+                pretokenized=text.pretokenized, corpus=text.corpus, trained_epochs=trained.epochs, best=trained.best)
     try:
-        result = verify_bundle(seq.training, load_bundle(OUT), load_split(SPLIT, "dev", VOCAB),
+        result = verify_bundle(seq.training, load_bundle(OUT), read_split_part(PATHS.split, "dev", vocab),
                                sentences=CHECK_SENTENCES, batch_size=50, tolerance=TOLERANCE)
         bundle = load_bundle(OUT)
         if reason := unsupported(bundle):
             print(f"export: no serving SavedModel: {reason}")
             serving = {"skipped": "subword level"}
         else:
-            serving = export_serving(bundle, read_lines(SPLIT / "dev.src"))
+            serving = export_serving(bundle, read_lines(PATHS.split / "dev.src"))
     except Exception:  # a failed proof, or a SavedModel that could not be written (e.g. a full disk)
         shutil.rmtree(OUT, ignore_errors=True)  # a bundle that fails its proof, or lacks a part, must not be used
         raise

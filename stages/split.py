@@ -5,15 +5,15 @@ Each output line holds one sentence as corpus tokens separated by single spaces.
 
 import sys
 from collections import Counter
-from pathlib import Path
 
+from nmt.artifacts import PATHS, TextSettings, write_text_settings
 from nmt.config import load_params
 from nmt.corpora import direction, resolve_corpus, text_pipelines
 from nmt.corpus import CorpusError, clean, grouped_split, read_corpus
 from nmt.fsutil import atomic_dir, write_json, write_lines
 from nmt.stage import run_stage
 
-RAW, OUT, METRICS = Path("data/raw"), Path("data/split"), Path("metrics/split.json")
+RAW, OUT, METRICS = PATHS.raw, PATHS.split, PATHS.metrics / "split.json"
 
 
 def main() -> int:
@@ -52,10 +52,7 @@ def main() -> int:
         for part, pairs in split.items():
             write_lines(tmp / f"{part}.src", (s for s, _ in pairs))
             write_lines(tmp / f"{part}.tgt", (t for _, t in pairs))
-        write_json(tmp / "text.json", {
-            "corpus": spec.name, "pretokenized": spec.pretokenized,
-            "source": src_pipe.to_dict(), "target": tgt_pipe.to_dict(),
-        })
+        write_text_settings(tmp, TextSettings(spec.name, spec.pretokenized, src_pipe, tgt_pipe))
     src_lang, tgt_lang = direction(spec, d.reverse)
     write_json(METRICS, {
         "corpus": spec.name, "direction": f"{src_lang}-{tgt_lang}",

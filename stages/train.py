@@ -1,7 +1,8 @@
-"""DVC stage `train`: data/split + data/vocab -> models/train/ (the best model by validation loss).
+"""DVC stage `train`: data/split + data/vocab -> models/train/ (the trained model and its config)
+and metrics/train_speed.json.
 
 Checkpoints go to models/checkpoints/ (a persistent output, so that a rerun can resume),
-curves to metrics/train/ (dvclive).
+curves to metrics/train/ (dvclive), both as training goes.
 """
 
 import sys
@@ -12,9 +13,19 @@ from nmt.stage import run_stage
 
 def main() -> int:
     params = load_params()
-    from nmt.training import train  # TensorFlow loads only after the params are known to be good
+    # TensorFlow loads only after the params are known to be good.
+    from nmt.artifacts import PATHS, write_trained_model
+    from nmt.fsutil import atomic_dir, write_json
+    from nmt.training import train
 
-    train(params)
+    result = train(params, PATHS)
+    if result is None:  # a worker other than the chief: the chief writes the results
+        return 0
+    with atomic_dir(PATHS.trained) as tmp:
+        result.model.save(tmp / "model.keras")
+        write_trained_model(tmp, result.info)
+    write_json(PATHS.metrics / "train_speed.json", result.speed)
+    print(f"train: {result.info.kept()} -> {PATHS.trained}")
     return 0
 
 

@@ -5,41 +5,41 @@ their level), and metrics/vocab.json (sizes, and how much of dev is unknown to t
 subword level it first trains a sentencepiece model per side, data/vocab/{source,target}.model.
 """
 
-import json
+import dataclasses
 import sys
-from pathlib import Path
 
+from nmt.artifacts import PATHS, SIDES, read_text_settings, write_text_settings
 from nmt.config import load_params
 from nmt.fsutil import atomic_dir, read_lines, write_json
 from nmt.stage import run_stage
-from nmt.text import TextPipeline, train_subword_model
+from nmt.text import train_subword_model
 from nmt.vocab import UNK_ID, build_vocab
 
-SPLIT, OUT, METRICS = Path("data/split"), Path("data/vocab"), Path("metrics/vocab.json")
+SPLIT, OUT, METRICS = PATHS.split, PATHS.vocab, PATHS.metrics / "vocab.json"
 
 
 def main() -> int:
     params = load_params()
     v = params.vocab
-    text = json.loads((SPLIT / "text.json").read_text(encoding="utf-8"))
+    text = read_text_settings(SPLIT, "split")
     metrics = {"level": v.level}
     with atomic_dir(OUT) as tmp:
-        for side, ext in (("source", "src"), ("target", "tgt")):
+        for side, ext in SIDES:
             model = None
             if v.level == "subword":
                 model = str(train_subword_model(read_lines(SPLIT / f"train.{ext}"), tmp / f"{side}.model",
-                                                vocab_size=v.subword_size, lang=text[side]["lang"], seed=params.seed))
-            pipe = TextPipeline(**{**text[side], "level": v.level, "subword_model": model})
+                                                vocab_size=v.subword_size, lang=text.side(side).lang, seed=params.seed))
+            pipe = dataclasses.replace(text.side(side), level=v.level, subword_model=model)
             vocab = build_vocab(
                 (pipe.tokens(line) for line in read_lines(SPLIT / f"train.{ext}")),
                 min_freq=v.min_freq, max_size=v.max_size,
             )
             vocab.save(tmp / f"{side}.json")
-            text[side] = pipe.to_dict()
+            text = dataclasses.replace(text, **{side: pipe})
             dev = [i for line in read_lines(SPLIT / f"dev.{ext}") for i in vocab.encode(pipe.tokens(line))]
             metrics[f"{side}_size"] = len(vocab)
             metrics[f"{side}_dev_unk_rate"] = round(sum(i == UNK_ID for i in dev) / max(1, len(dev)), 4)
-        write_json(tmp / "text.json", text)
+        write_text_settings(tmp, text)
     write_json(METRICS, metrics)
     print(f"vocab: {v.level} level, source {metrics['source_size']}, target {metrics['target_size']} entries")
     return 0

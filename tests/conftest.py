@@ -22,7 +22,7 @@ def tiny_bundle(path, model: ModelParams, *, seed: int = 0):
     tgt_vocab = build_vocab(tgt_pipe.tokens(s) for s in TINY_TARGET)
     seq = build_seq2seq(model, len(src_vocab), len(tgt_vocab), seed=seed)
     text = {"source": src_pipe, "target": tgt_pipe}
-    save_bundle(seq, text, src_vocab, tgt_vocab, path, extra={"model": vars(model), "pretokenized": True})
+    save_bundle(seq, text, src_vocab, tgt_vocab, path, pretokenized=True)
     return seq, load_bundle(path)
 
 

@@ -58,7 +58,7 @@ def test_a_subword_bundle_carries_its_sentencepiece_models(tmp_path):
     tgt_vocab = build_vocab(pipes["target"].tokens(s) for s in TINY_TARGET)
     params = ModelParams(embedding_dim=8, units=16)
     seq = build_seq2seq(params, len(src_vocab), len(tgt_vocab))
-    save_bundle(seq, pipes, src_vocab, tgt_vocab, tmp_path / "bundle", extra={"model": vars(params), "pretokenized": True})
+    save_bundle(seq, pipes, src_vocab, tgt_vocab, tmp_path / "bundle", pretokenized=True)
     (tmp_path / "source.model").unlink()  # the bundle must not need the vocab folder's copies
     (tmp_path / "target.model").unlink()
     bundle = load_bundle(tmp_path / "bundle")

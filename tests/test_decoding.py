@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from nmt.data import pad
 from nmt.decoding import Decoder, max_lengths
@@ -51,11 +52,10 @@ def test_beam_search_returns_n_best_sorted_with_true_scores(translator):
 
 
 def score_of(decoder: Decoder, source, seq) -> float:
-    from nmt.bundle import stepwise_log_probs
     from nmt.vocab import BOS_ID
 
     target_in = np.array([[BOS_ID, *seq[:-1]]], dtype=np.int32)
-    log_probs = stepwise_log_probs(decoder.bundle, source, target_in)[0]
+    log_probs = decoder.models.teacher_forced_log_probs(source, target_in)[0]
     return float(sum(log_probs[t, tok] for t, tok in enumerate(seq)))
 
 
@@ -76,13 +76,12 @@ def test_translate_nbest_and_beam_options(translator):
         translator.translate(["x"], beam_size=0)
 
 
-def classic_greedy(bundle, source_ids: np.ndarray, limit: int) -> list[int]:
-    """The classic Keras recipe's decode_sequence(): one sentence, one predict() per token."""
-    enc_out, mask, *states = bundle.encoder.predict(source_ids[None, :], verbose=0)
+def classic_greedy(models, source_ids: np.ndarray, limit: int) -> list[int]:
+    """The classic Keras recipe's decode_sequence(): one sentence, one model call per token."""
+    memory, states = models.encode(source_ids[None, :])
     token, out = np.array([[2]], np.int32), []  # <s>
     for _ in range(limit):
-        inputs = [token, *states] + ([enc_out, mask] if bundle.attention else [])
-        log_probs, *states = bundle.decoder_step.predict(inputs, verbose=0)
+        log_probs, states = models.step(tf.constant(token), states, memory)
         best = int(np.argmax(log_probs[0]))
         out.append(best if len(out) + 1 < limit else EOS_ID)
         if out[-1] == EOS_ID:
@@ -98,7 +97,7 @@ def test_batched_greedy_equals_the_classic_one_sentence_predict_loop(translator)
     batched = translator.decoder.greedy(source, limits)
     assert len({tuple(o) for o in batched}) > 1  # different outputs: the comparison means something
     for row, out, limit in zip(source, batched, limits):
-        alone = classic_greedy(bundle, row[row != PAD_ID], int(limit))
+        alone = classic_greedy(bundle.inference, row[row != PAD_ID], int(limit))
         ours = out[: np.flatnonzero(out == EOS_ID)[0] + 1].tolist()
         assert ours == alone
         assert bundle.target_vocab.decode(ours) == bundle.target_vocab.decode(alone)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nmt.config import TrainParams
-from nmt.training import SmoothedCrossentropy, compile_model
+from nmt.loss import SmoothedCrossentropy, compile_model
 
 
 def reference_loss(logits, targets, weights, s):

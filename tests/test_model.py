@@ -18,16 +18,8 @@ def teacher_forced_vs_stepwise(p: ModelParams) -> float:
     tgt = rng.integers(4, 40, (4, 6)).astype("int32")
     tgt[2, 3:] = 0
     expected = keras.ops.convert_to_numpy(keras.ops.log_softmax(m.training([src, tgt], training=False), axis=-1))
-    enc_out, mask, *states = m.encoder(src, training=False)
-    enc_out = keras.ops.copy(enc_out)
-    got = []
-    for t in range(tgt.shape[1]):
-        inputs = [keras.ops.convert_to_tensor(tgt[:, t : t + 1]), *states]
-        if p.attention != "none":
-            inputs += [enc_out, mask]
-        log_probs, *states = m.decoder_step(inputs, training=False)
-        got.append(keras.ops.convert_to_numpy(log_probs))
-    return float(np.abs(np.stack(got, 1) - expected)[tgt != 0].max())
+    got = m.inference.teacher_forced_log_probs(src, tgt)
+    return float(np.abs(got - expected)[tgt != 0].max())
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ def char_bundle(path):
     tgt_vocab = build_vocab(tgt.tokens(tgt.prepare(s)) for s in pairs["fr"])
     params = ModelParams(embedding_dim=8, units=16)
     seq = build_seq2seq(params, len(src_vocab), len(tgt_vocab), seed=3)
-    save_bundle(seq, {"source": src, "target": tgt}, src_vocab, tgt_vocab, path, extra={"model": vars(params), "pretokenized": False})
+    save_bundle(seq, {"source": src, "target": tgt}, src_vocab, tgt_vocab, path, pretokenized=False)
     return load_bundle(path)
 
 

@@ -98,7 +98,7 @@ def test_the_subword_trainer_is_reproducible_and_the_pipeline_saves_by_file_name
     pipe = TextPipeline("fr", "subword", subword_model=str(a))
     saved = pipe.to_dict()
     assert saved["subword_model"] == "a.model"
-    assert TextPipeline.from_dict(saved, tmp_path) == pipe
+    assert TextPipeline(**saved).located_in(tmp_path) == pipe
     with pytest.raises(ValueError, match="level 'subword'"):
         TextPipeline("fr", "word", subword_model=str(a))
 

@@ -5,7 +5,7 @@ import sys
 
 SCRIPT = """
 import tensorflow as tf
-from nmt.training import ThreadsError, set_intra_op_threads
+from nmt.runtime import ThreadsError, set_intra_op_threads
 
 set_intra_op_threads({n})
 print(tf.config.threading.get_intra_op_parallelism_threads())
