@@ -84,7 +84,7 @@ def main() -> int:
             if beam == 5 and batch_size == 1:
                 n //= 2
             batches = [sentences[i : i + batch_size] for i in range(0, n, batch_size)]
-            py_rate, py_out = timed(lambda b: translator.translate(b, beam_size=beam, batch_size=64), batches, args.repeats)
+            py_rate, py_out = timed(lambda b: translator.translate(b, beam_size=beam, batch_size=64), batches, args.repeats)  # noqa: B023 (called here)
             sm_rate, sm_out = timed(saved(beam), batches, args.repeats)
             row = {"search": "greedy" if beam == 1 else f"beam {beam}", "batch_size": batch_size, "sentences": n,
                    "python_sentences_per_s": round(py_rate, 1), "savedmodel_sentences_per_s": round(sm_rate, 1),
@@ -92,7 +92,7 @@ def main() -> int:
             rows.append(row)
             print(json.dumps(row), flush=True)
     result = {"date": datetime.date.today().isoformat(), "machine": machine(), "bundle": str(args.bundle),
-              "bundle_config": {k: bundle.config.get(k) for k in ("source", "target", "model", "corpus")},
+              "bundle_config": {k: v for k, v in bundle.config.to_dict().items() if k in ("source", "target", "model", "corpus")},
               "savedmodel_export_seconds": round(export_seconds, 1),
               "savedmodel_mib": round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1),
               "repeats": args.repeats, "rows": rows}

@@ -134,8 +134,8 @@ def ours(src, tgt):
     from nmt.config import ModelParams, TrainParams
     from nmt.data import ParallelIds, batches_per_epoch, pad, training_dataset
     from nmt.decoding import Decoder
-    from nmt.model import build_seq2seq
     from nmt.loss import compile_model
+    from nmt.model import build_seq2seq
     from nmt.vocab import build_vocab
 
     src_vocab, tgt_vocab = build_vocab(src), build_vocab(tgt)
@@ -227,7 +227,7 @@ def machine() -> dict:
     # (family 25) runs AVX-512 on 256-bit units, so it peaks as AVX2 does; Zen 5 (26) is 512-bit.
     zen4_or_older = field("vendor_id") == "AuthenticAMD" and int(field("cpu family")) < 26
     per_cycle = 64 if "avx512f" in flags and not zen4_or_older else 32 if "avx2" in flags and "fma" in flags else 8
-    mem = next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1]
+    mem = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")).split()[1]
     mhz = float(field("cpu MHz"))
     return {"cpu": field("model name"), "cores": os.cpu_count(), "mhz": mhz, "ram_gib": round(int(mem) / 2**20, 1),
             "fp32_flops_per_cycle": per_cycle, "peak_gflops": os.cpu_count() * mhz * 1e6 * per_cycle / 1e9,

@@ -13,7 +13,6 @@ dev and reporting test keeps the test figure honest. Results: RUN_DIR/metrics/tu
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -29,7 +28,7 @@ def translate_and_score(translator, src: list[str], ref: list[str], beam: int, p
     start = time.perf_counter()
     hyps = [h[0] for h in translator.translate_nbest(src, pretokenized=True, beam_size=beam, length_penalty=penalty)]
     seconds = time.perf_counter() - start
-    pre = b.config["pretokenized"]
+    pre = b.config.pretokenized
     scores = score([h.text for h in hyps], [b.target_text.detokenize(r) for r in ref], b.target_text.lang,
                    hyp_tokens=[h.tokens for h in hyps] if pre else None, ref_tokens=ref if pre else None)
     scores.pop("signatures")
@@ -51,7 +50,7 @@ def main() -> int:
     translator = Translator(run / "models/bundle")
     split = run / "data/split"
     dev = read_lines(split / "dev.src"), read_lines(split / "dev.tgt")
-    key = "bleu_corpus_tokens" if translator.bundle.config["pretokenized"] else "bleu"
+    key = "bleu_corpus_tokens" if translator.bundle.config.pretokenized else "bleu"
     grid = []
     for beam in args.beams:
         for penalty in args.penalties if beam > 1 else [1.0]:  # greedy ignores the penalty

@@ -1,9 +1,12 @@
 """keras-nmt: a reproducible Keras LSTM encoder-decoder translation pipeline.
 
-Modules, one concept each: config (params), corpora/corpus/download (data), text/vocab
-(the shared text pipeline), data (tf.data batches), model (the encoder-decoder), training,
-checkpoints, bundle (exported inference models), decoding (greedy/beam), translate,
-evaluation (sacrebleu), cli.
+Modules, one concept each (ARCHITECTURE.md draws them): config (params), artifacts (what
+stages hand each other, and where), limits (decode defaults), errors/stage/fsutil (one-line
+errors, atomic outputs); corpora/download/corpus (data), text/graph_text/vocab (the shared text
+pipeline, and its TensorFlow twin), data (tf.data batches); model (the encoder-decoder and its
+inference models), loss, runtime, distribute, checkpoints, training; bundle (the exported
+models), decoding (greedy/beam), translate, serving (the SavedModel), evaluation (sacrebleu),
+report, cli.
 """
 
 import os

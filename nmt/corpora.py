@@ -27,10 +27,6 @@ class CorpusSpec:
     upstream: str = ""  # the public source the mirror copies
     citation: str = ""
 
-    @property
-    def has_official_split(self) -> bool:
-        return self.format == "paired"
-
 
 BUILTIN: dict[str, CorpusSpec] = {
     "small_parallel_enja": CorpusSpec(
@@ -83,9 +79,10 @@ def direction(spec: CorpusSpec, reverse: bool) -> tuple[str, str]:
     return (tgt, src) if reverse else (src, tgt)
 
 
-def text_pipelines(spec: CorpusSpec, reverse: bool, level: str = "word") -> tuple[TextPipeline, TextPipeline]:
-    """The source and target text pipelines for this corpus and direction."""
+def text_pipelines(spec: CorpusSpec, reverse: bool) -> tuple[TextPipeline, TextPipeline]:
+    """The source and target text pipelines for this corpus and direction, at the word level
+    (the vocab stage sets the level)."""
     return tuple(  # type: ignore[return-value]
-        TextPipeline(lang=lang, level=level, lowercase=lang in spec.lowercased)
+        TextPipeline(lang=lang, lowercase=lang in spec.lowercased)
         for lang in direction(spec, reverse)
     )

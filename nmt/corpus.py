@@ -1,9 +1,10 @@
 """Reading a parallel corpus, cleaning it, and making train/dev/test.
 
 `read_corpus` parses the unpacked download (TSV or paired `<name>.<lang>` files) into
-`Pair`s that remember where they came from; `clean` normalizes, tokenizes and filters
-them, counting every drop by reason; `grouped_split` holds out dev and test sentences so
-that no sentence, on either side, appears in two parts.
+`Pair`s; `clean` normalizes, tokenizes and filters them, counting every drop by reason;
+`grouped_split` holds out dev and test sentences so that no sentence, on either side, appears
+in two parts; `make_split` is the policy that puts these together (the official split where
+the corpus has one, otherwise a seeded grouped one).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nmt.config import DataParams
 from nmt.corpora import CorpusSpec
 from nmt.errors import UserError
 from nmt.text import TextPipeline
@@ -27,7 +29,6 @@ class CorpusError(UserError, ValueError):
 class Pair:
     src: str
     tgt: str
-    where: str  # "file:line", for error messages
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -68,7 +69,7 @@ def read_tsv(path: Path, *, reverse: bool) -> list[Pair]:
                 f"{path}:{n}: expected 2 or 3 tab-separated columns, found {len(cols)}: {line[:80]!r}"
             )
         a, b = cols[0], cols[1]
-        pairs.append(Pair(b, a, f"{path}:{n}") if reverse else Pair(a, b, f"{path}:{n}"))
+        pairs.append(Pair(b, a) if reverse else Pair(a, b))
     return pairs
 
 
@@ -79,7 +80,7 @@ def read_paired(src_path: Path, tgt_path: Path) -> list[Pair]:
         raise CorpusError(
             f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}: a paired corpus needs equal counts"
         )
-    return [Pair(s, t, f"{src_path}:{n}") for n, (s, t) in enumerate(zip(src, tgt), 1)]
+    return [Pair(s, t) for s, t in zip(src, tgt)]
 
 
 def read_corpus(spec: CorpusSpec, raw_dir: Path, *, reverse: bool) -> dict[str, list[Pair]]:
@@ -184,3 +185,33 @@ def grouped_split(
         part = "test" if len(parts["test"]) < test_size else "dev" if len(parts["dev"]) < dev_size else "train"
         parts[part].extend(pairs[i] for i in sorted(group))
     return {"train": parts["train"], "dev": parts["dev"], "test": parts["test"]}
+
+
+Split = dict[str, list[tuple[str, str]]]  # "train" | "dev" | "test" -> (source, target) corpus lines
+
+
+def make_split(parts: dict[str, list[Pair]], src: TextPipeline, tgt: TextPipeline, data: DataParams, *,
+               pretokenized: bool, seed: int, where: Path) -> tuple[Split, dict[str, Counter]]:
+    """The corpus's parts (from `read_corpus`) cleaned and split, and the counts kept and dropped
+    per part. A corpus in one piece is cleaned, de-duplicated and split by `grouped_split`; an
+    official split is kept, with dev and test whole (bar empty lines) so that scores compare with
+    published ones, and only the training part filtered and de-duplicated."""
+    counts: dict[str, Counter] = {}
+    if "all" in parts:
+        counts["all"] = Counter()
+        kept = clean(parts["all"], src, tgt, pretokenized=pretokenized, max_len=data.max_len, dedupe=True, counts=counts["all"])
+        if not kept:
+            raise CorpusError(f"{where}: no pairs left after filtering (counts: {dict(counts['all'])})")
+        split = grouped_split(kept, dev_size=data.dev_size, test_size=data.test_size, seed=seed)
+    else:
+        split = {}
+        for part in ("train", "dev", "test"):
+            counts[part] = Counter()
+            split[part] = clean(parts[part], src, tgt, counts=counts[part], pretokenized=pretokenized,
+                                max_len=data.max_len if part == "train" else None, dedupe=part == "train")
+    if data.max_train_pairs is not None:
+        split["train"] = split["train"][: data.max_train_pairs]
+    for part, pairs in split.items():
+        if not pairs:
+            raise CorpusError(f"{where}: the {part} split is empty after filtering (counts: {dict(sum(counts.values(), Counter()))})")
+    return split, counts

@@ -37,7 +37,7 @@ import unicodedata
 
 import tensorflow as tf
 
-from nmt.text import SPACE, UNSEGMENTED, _QUOTES, TextPipeline
+from nmt.text import QUOTES, SPACE, UNSEGMENTED, TextPipeline
 
 NO_MAP = "\x01"  # table default meaning "keep the character": no mapped value contains it
 MARK = "\x00"  # placeholder inside the graph: normalisation turns every control character into a space
@@ -64,7 +64,7 @@ def char_class(chars, *, extra: str = "", negate: bool = False) -> str:
 
 def _clean(text: str) -> str:
     """What `normalize` does to each character after NFKC (whitespace runs are collapsed later)."""
-    text = text.translate(_QUOTES)
+    text = text.translate(QUOTES)
     return "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") or ch == SPACE or ch.isspace() else ch for ch in text)
 
 
@@ -96,8 +96,8 @@ def normalization_tables() -> tuple[dict[str, str], dict[str, int], dict[str, st
             if len(out) == 1:
                 pairs[a + b] = out
     for lv in range(0xAC00, 0xD7A4, 28):  # Hangul: L + V -> LV, LV + T -> LVT
-        l, v = divmod(lv - 0xAC00, 588)[0], (lv - 0xAC00) % 588 // 28
-        pairs[chr(0x1100 + l) + chr(0x1161 + v)] = chr(lv)
+        lead, vowel = divmod(lv - 0xAC00, 588)[0], (lv - 0xAC00) % 588 // 28
+        pairs[chr(0x1100 + lead) + chr(0x1161 + vowel)] = chr(lv)
         for t in range(1, 28):
             pairs[chr(lv) + chr(0x11A7 + t)] = chr(lv + t)
     return chars, ccc, pairs

@@ -5,6 +5,10 @@ raw text --normalize--> clean text --word_tokenize--> "corpus tokens" (words joi
 subwords of the corpus tokens) --Vocabulary--> ids.
 Going back, `TextPipeline.join` turns model tokens into corpus tokens and `detokenize`
 into the plain text people read and sacrebleu scores.
+
+Its twin, nmt/graph_text.py, does the same in core TensorFlow ops for the serving SavedModel:
+a change to normalisation or tokenisation here must be made there too (tests/test_graph_text.py
+compares the two on real corpus lines).
 """
 
 from __future__ import annotations
@@ -27,13 +31,13 @@ UNSEGMENTED = frozenset({"ja", "zh", "th", "lo", "km", "my"})
 # The character-level stand-in for a space between words (as in sentencepiece).
 SPACE = "\u2581"
 
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 _WHITESPACE = re.compile(r"\s+")
 
 
 def normalize(text: str) -> str:
     """NFKC, curly quotes made straight, control characters and runs of whitespace made one space."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    text = unicodedata.normalize("NFKC", text).translate(QUOTES)
     # Control and format characters (incl. BOM, zero-width space) become spaces so that they
     # can neither end up inside a token nor glue two words together.
     text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
@@ -41,7 +45,7 @@ def normalize(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _moses(lang: str):
     from sacremoses import MosesDetokenizer, MosesTokenizer
 

@@ -16,8 +16,8 @@ BUNDLE, SPLIT, METRICS = PATHS.bundle, PATHS.split, PATHS.metrics
 
 
 def main() -> int:
-    e = load_params().eval
-    from nmt.evaluation import score, samples_markdown
+    opts = load_params().eval
+    from nmt.evaluation import samples_markdown, score
     from nmt.translate import Translator
 
     translator = Translator(BUNDLE)
@@ -25,14 +25,14 @@ def main() -> int:
     src, ref = read_lines(SPLIT / "test.src"), read_lines(SPLIT / "test.tgt")
     start = time.perf_counter()
     hyps = [h[0] for h in translator.translate_nbest(
-        src, pretokenized=True, beam_size=e.beam_size, length_penalty=e.length_penalty,
-        max_len_a=e.max_len_a, max_len_b=e.max_len_b, batch_size=e.batch_size)]
+        src, pretokenized=True, beam_size=opts.beam_size, length_penalty=opts.length_penalty,
+        max_len_a=opts.max_len_a, max_len_b=opts.max_len_b, batch_size=opts.batch_size)]
     seconds = time.perf_counter() - start
     hyp_text, ref_text = [h.text for h in hyps], [b.target_text.detokenize(r) for r in ref]
     scores = score(hyp_text, ref_text, b.target_text.lang,
                    hyp_tokens=[h.tokens for h in hyps] if b.config.pretokenized else None,
                    ref_tokens=ref if b.config.pretokenized else None)
-    search = "greedy" if e.beam_size == 1 else f"beam {e.beam_size}"
+    search = "greedy" if opts.beam_size == 1 else f"beam {opts.beam_size}"
     write_json(METRICS / "eval.json", {"test_sentences": len(src), "search": search, **scores})
     write_json(METRICS / "eval_speed.json", {  # apart from eval.json: timings vary between runs
         "search": search, "seconds": round(seconds, 2), "sentences_per_second": round(len(src) / seconds, 1),
@@ -40,7 +40,7 @@ def main() -> int:
     write_lines(METRICS / "hypotheses.txt", hyp_text)
     src_text = [b.source_text.detokenize(s) for s in src]
     write_text(METRICS / "samples.md", samples_markdown(
-        src_text, ref_text, hyp_text, e.samples,
+        src_text, ref_text, hyp_text, opts.samples,
         f"Sample test translations ({b.source_text.lang}→{b.target_text.lang}, {search}; "
         f"BLEU {scores['bleu']}, chrF {scores['chrf']})"))
     print(f"evaluate: {len(src)} test sentences, {search}: BLEU {scores['bleu']}, chrF {scores['chrf']}, "

@@ -4,12 +4,11 @@ Each output line holds one sentence as corpus tokens separated by single spaces.
 """
 
 import sys
-from collections import Counter
 
 from nmt.artifacts import PATHS, TextSettings, write_text_settings
 from nmt.config import load_params
 from nmt.corpora import direction, resolve_corpus, text_pipelines
-from nmt.corpus import CorpusError, clean, grouped_split, read_corpus
+from nmt.corpus import make_split, read_corpus
 from nmt.fsutil import atomic_dir, write_json, write_lines
 from nmt.stage import run_stage
 
@@ -18,42 +17,18 @@ RAW, OUT, METRICS = PATHS.raw, PATHS.split, PATHS.metrics / "split.json"
 
 def main() -> int:
     params = load_params()
-    d = params.data
-    spec = resolve_corpus(d)
-    src_pipe, tgt_pipe = text_pipelines(spec, d.reverse)
-    parts = read_corpus(spec, RAW / spec.name, reverse=d.reverse)
-    opts = dict(pretokenized=spec.pretokenized, max_len=d.max_len)
-    counts: dict[str, Counter] = {}
-    if "all" in parts:
-        counts["all"] = Counter()
-        kept = clean(parts["all"], src_pipe, tgt_pipe, dedupe=True, counts=counts["all"], **opts)
-        if not kept:
-            raise CorpusError(f"{RAW}: no pairs left after filtering (counts: {dict(counts['all'])})")
-        split = grouped_split(kept, dev_size=d.dev_size, test_size=d.test_size, seed=params.seed)
-    else:
-        # The official dev and test sets are kept whole (bar empty lines) so that scores
-        # compare with published ones; only the training part is filtered and de-duplicated.
-        split = {}
-        for part in ("train", "dev", "test"):
-            counts[part] = Counter()
-            split[part] = clean(
-                parts[part], src_pipe, tgt_pipe, counts=counts[part],
-                pretokenized=spec.pretokenized,
-                max_len=d.max_len if part == "train" else None,
-                dedupe=part == "train",
-            )
-    if d.max_train_pairs is not None:
-        split["train"] = split["train"][: d.max_train_pairs]
-    for part, pairs in split.items():
-        if not pairs:
-            raise CorpusError(f"{RAW}: the {part} split is empty after filtering (counts: {dict(sum(counts.values(), Counter()))})")
+    data = params.data
+    spec = resolve_corpus(data)
+    src_pipe, tgt_pipe = text_pipelines(spec, data.reverse)
+    parts = read_corpus(spec, RAW / spec.name, reverse=data.reverse)
+    split, counts = make_split(parts, src_pipe, tgt_pipe, data, pretokenized=spec.pretokenized, seed=params.seed, where=RAW)
 
     with atomic_dir(OUT) as tmp:
         for part, pairs in split.items():
             write_lines(tmp / f"{part}.src", (s for s, _ in pairs))
             write_lines(tmp / f"{part}.tgt", (t for _, t in pairs))
         write_text_settings(tmp, TextSettings(spec.name, spec.pretokenized, src_pipe, tgt_pipe))
-    src_lang, tgt_lang = direction(spec, d.reverse)
+    src_lang, tgt_lang = direction(spec, data.reverse)
     write_json(METRICS, {
         "corpus": spec.name, "direction": f"{src_lang}-{tgt_lang}",
         **{f"{part}_pairs": len(pairs) for part, pairs in split.items()},

@@ -20,19 +20,19 @@ SPLIT, OUT, METRICS = PATHS.split, PATHS.vocab, PATHS.metrics / "vocab.json"
 
 def main() -> int:
     params = load_params()
-    v = params.vocab
+    opts = params.vocab
     text = read_text_settings(SPLIT, "split")
-    metrics = {"level": v.level}
+    metrics = {"level": opts.level}
     with atomic_dir(OUT) as tmp:
         for side, ext in SIDES:
             model = None
-            if v.level == "subword":
+            if opts.level == "subword":
                 model = str(train_subword_model(read_lines(SPLIT / f"train.{ext}"), tmp / f"{side}.model",
-                                                vocab_size=v.subword_size, lang=text.side(side).lang, seed=params.seed))
-            pipe = dataclasses.replace(text.side(side), level=v.level, subword_model=model)
+                                                vocab_size=opts.subword_size, lang=text.side(side).lang, seed=params.seed))
+            pipe = dataclasses.replace(text.side(side), level=opts.level, subword_model=model)
             vocab = build_vocab(
                 (pipe.tokens(line) for line in read_lines(SPLIT / f"train.{ext}")),
-                min_freq=v.min_freq, max_size=v.max_size,
+                min_freq=opts.min_freq, max_size=opts.max_size,
             )
             vocab.save(tmp / f"{side}.json")
             text = dataclasses.replace(text, **{side: pipe})
@@ -41,7 +41,7 @@ def main() -> int:
             metrics[f"{side}_dev_unk_rate"] = round(sum(i == UNK_ID for i in dev) / max(1, len(dev)), 4)
         write_text_settings(tmp, text)
     write_json(METRICS, metrics)
-    print(f"vocab: {v.level} level, source {metrics['source_size']}, target {metrics['target_size']} entries")
+    print(f"vocab: {opts.level} level, source {metrics['source_size']}, target {metrics['target_size']} entries")
     return 0
 
 

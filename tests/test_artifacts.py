@@ -7,8 +7,15 @@ import json
 import pytest
 
 from nmt.artifacts import (
-    ArtifactError, Averaged, BestEpoch, TextSettings, TrainedModel,
-    read_text_settings, read_trained_model, write_text_settings, write_trained_model,
+    ArtifactError,
+    Averaged,
+    BestEpoch,
+    TextSettings,
+    TrainedModel,
+    read_text_settings,
+    read_trained_model,
+    write_text_settings,
+    write_trained_model,
 )
 from nmt.config import ModelParams
 from nmt.text import TextPipeline

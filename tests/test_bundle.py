@@ -44,6 +44,7 @@ def test_an_incomplete_bundle_names_what_is_missing(tmp_path):
 
 def test_a_subword_bundle_carries_its_sentencepiece_models(tmp_path):
     from conftest import TINY_SOURCE, TINY_TARGET
+
     from nmt.bundle import save_bundle
     from nmt.model import build_seq2seq
     from nmt.text import TextPipeline, train_subword_model

@@ -16,7 +16,7 @@ def write(path, data: bytes):
 
 
 def test_tsv_accepts_two_or_three_columns_and_either_direction(tmp_path):
-    f = write(tmp_path / "fra.txt", "Go.\tVa !\nHi.\tSalut !\tCC-BY 2.0 (France) Attribution\n".encode())
+    f = write(tmp_path / "fra.txt", b"Go.\tVa !\nHi.\tSalut !\tCC-BY 2.0 (France) Attribution\n")
     assert [(p.src, p.tgt) for p in read_tsv(f, reverse=False)] == [("Go.", "Va !"), ("Hi.", "Salut !")]
     assert read_tsv(f, reverse=True)[0].src == "Va !"
 
@@ -71,7 +71,7 @@ def test_clean_drops_empty_overlong_and_repeated_pairs_and_counts_why():
 def read_lines_as_pairs(rows):
     from nmt.corpus import Pair
 
-    return [Pair(s, t, f"x:{i}") for i, (s, t) in enumerate(rows, 1)]
+    return [Pair(s, t) for s, t in rows]
 
 
 def test_grouped_split_keeps_every_translation_of_a_sentence_in_one_part():

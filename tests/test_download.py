@@ -212,7 +212,7 @@ def test_unpack_zip(tmp_path):
 
 def test_unpack_gz_writes_the_file_without_its_suffix(tmp_path):
     archive = tmp_path / "fra-eng.txt.gz"
-    archive.write_bytes(gzip.compress("Go.\tVa !\n".encode()))
+    archive.write_bytes(gzip.compress(b"Go.\tVa !\n"))
 
     out = unpack(archive, tmp_path / "raw")
     assert listing(out) == ["fra-eng.txt"]

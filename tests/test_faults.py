@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pipeline_helpers import copy_repo, dvc, read_json, run, venv_env
+from pipeline_helpers import copy_repo, dvc, run, venv_env
 
 pytestmark = pytest.mark.slow
 
