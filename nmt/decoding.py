@@ -72,7 +72,8 @@ class Decoder:
         ]
 
     def beam_loop(self, source, limits, k, alpha):
-        """The graph of `beam`: the per-step history and the finished set, best first."""
+        """The search itself: the per-step history (tokens and back-pointers, (T, B, K) each) and
+        the finished set, best first; `beam_hypotheses` turns them into token ids."""
         memory, states = self.models.encode(source)
         batch = tf.shape(source)[0]
 
