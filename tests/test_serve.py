@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -153,8 +154,10 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(bundle, translator, 
         answer = {}
         t = threading.Thread(target=lambda: answer.update(r=s.post("/v1/models/nmt:predict", {"instances": ["i like tea ."]})))
         t.start()
-        while s.get("/v1/stats")[1]["queued_sentences"] == 0:
+        deadline = time.monotonic() + 30
+        while s.get("/v1/stats")[1]["queued_sentences"] == 0 and time.monotonic() < deadline:
             pass
+        assert s.get("/v1/stats")[1]["queued_sentences"] == 1  # the request is in flight
         s.proc.send_signal(signal.SIGTERM)
         t.join(60)
         assert answer["r"] == (200, {"predictions": translator.translate(["i like tea ."])})
