@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
-from bench_speed import machine  # noqa: E402
-from serve_helpers import running_server  # noqa: E402
+from bench_speed import machine
+from serve_helpers import running_server
 
 SETTINGS = {  # name: nmt serve arguments
     "batching on (--max-batch 64 --max-wait-ms 5)": ["--max-batch", "64", "--max-wait-ms", "5"],
@@ -66,7 +66,7 @@ async def load(url: str, sentences: list[str], clients: int, time_limit: float) 
                     if r.status != 200:
                         errors.append(f"{r.status}: {body.get('error')}")
                         continue
-            except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            except (TimeoutError, aiohttp.ClientError) as e:
                 errors.append(f"{e.__class__.__name__}: {e}")
                 continue
             latencies.append(time.perf_counter() - start)
@@ -119,7 +119,7 @@ def main() -> int:
     sentences = [test[i % len(test)] for i in range(args.requests)]
     rate64, reference = offline(args.bundle, sentences, 64)
     rate1, _ = offline(args.bundle, sentences[: args.offline_single], 1)
-    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+    result = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "machine": machine(),
               "command": " ".join(["python"] + sys.argv), "clients": args.clients, "requests": args.requests,
               "offline": {"batch 64": round(rate64, 1), "batch 1": round(rate1, 1)}, "servers": {}}
     with tempfile.TemporaryDirectory() as logs:

@@ -19,16 +19,26 @@ import asyncio
 import json
 import logging
 import signal
-from functools import partial
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
 
 from nmt.batching import Batcher, Closed, Overloaded
 from nmt.errors import UserError
-from nmt.tfserving import MODEL_URL, Limits, RequestError, model_status, options, parse_predict, predict_response, sentences, servable
+from nmt.tfserving import (
+    MODEL_URL,
+    Limits,
+    RequestError,
+    model_status,
+    options,
+    parse_predict,
+    predict_response,
+    sentences,
+    servable,
+)
 
 STATIC = Path(__file__).parent / "static"
 _json = partial(web.json_response, dumps=partial(json.dumps, ensure_ascii=False))  # readable UTF-8, not \u escapes
@@ -172,7 +182,7 @@ async def _errors(request, handler):
         return _error(e.status, e.reason if not text or text.startswith(str(e.status)) else text)
     except ConnectionError:  # the client went away mid-request: nobody to answer
         raise
-    except Exception as e:  # noqa: BLE001 - a bug of ours: logged once, answered in one line
+    except Exception as e:
         log.exception("internal error on %s %s", request.method, request.path)
         return _error(500, f"internal error: {e.__class__.__name__}: {e}")
 
@@ -182,6 +192,8 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8501, confi
     from nmt.translate import Translator
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if config.max_wait_ms < 0:
+        raise ServeError(f"--max-wait-ms must be at least 0, got {config.max_wait_ms}")
     translator = Translator(model)  # BundleError for a missing or broken bundle, before any port is taken
     return asyncio.run(_run(make_app(translator, config), host, port, model, config.name))
 
