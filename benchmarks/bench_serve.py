@@ -1,6 +1,6 @@
 """`nmt serve` under load, batching on and off, next to the offline batched rate, in one run.
 
-    python benchmarks/bench_serve.py --bundle models/bundle      # writes benchmarks/results/serve/serve.json
+    python benchmarks/bench_serve.py --bundle models/bundle      # writes benchmarks/results/serve/serve.json (--out)
 
 For each server setting, a fresh `nmt serve` on 127.0.0.1 (a random free port) gets `--requests`
 single-sentence TF Serving predict requests (`{"instances": [sentence]}`) from `--clients`
