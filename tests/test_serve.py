@@ -119,6 +119,18 @@ def test_a_bad_request_gets_a_4xx_with_a_one_line_reason_and_the_server_keeps_se
     assert server.post("/v1/models/nmt:predict", {"instances": ["i like tea ."]}) == (200, {"predictions": translator.translate(["i like tea ."])})
 
 
+@pytest.mark.parametrize(("body", "words"), [
+    ({"sentences": ["tea"], "n_best": 0}, "n_best must be an integer from 1 to 16"),
+    ({"sentences": ["tea"], "beam_size": 99}, "beam_size must be an integer from 1 to 16"),
+    ({"sentences": ["tea"], "length_penalty": "long"}, "length_penalty must be a finite number"),
+    ({"sentences": ["tea"], "beam": 5}, "unknown key(s): beam"),
+    ({"text": "tea"}, "\"sentences\": a list of strings"),
+])
+def test_the_json_endpoint_refuses_bad_options_in_one_line(server, body, words):
+    status, got = server.post("/v1/translate", body)
+    assert (status, list(got)) == (400, ["error"]) and words in got["error"], got
+
+
 def test_a_request_cancelled_midway_leaves_the_server_serving(server, translator):
     host, port = server.url.removeprefix("http://").split(":")
     big = json.dumps({"instances": SENTENCES * 20}).encode()
