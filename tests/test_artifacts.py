@@ -72,3 +72,17 @@ def test_a_trained_model_from_another_version_is_refused_not_half_read(tmp_path)
 def test_a_missing_artifact_names_the_stage_that_makes_it(tmp_path):
     with pytest.raises(ArtifactError, match=r"config.json: not found; the `train` stage makes it: run `dvc repro train`"):
         read_trained_model(tmp_path)
+
+
+def test_the_paths_in_code_are_the_ones_dvc_yaml_declares():
+    from pathlib import Path
+
+    import yaml
+
+    from nmt.artifacts import PATHS
+
+    stages = yaml.safe_load((Path(__file__).resolve().parents[1] / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    outs = {next(iter(o)) if isinstance(o, dict) else o for s in stages.values() for o in s.get("outs", [])}
+    assert {PATHS.raw, PATHS.split, PATHS.vocab, PATHS.trained, PATHS.checkpoints, PATHS.bundle} <= {Path(o) for o in outs}
+    metric_files = {next(iter(m)) for s in stages.values() for m in s.get("metrics", [])}
+    assert all(Path(m).parent in (PATHS.metrics, PATHS.curves) for m in metric_files)
