@@ -6,7 +6,7 @@ errors, atomic outputs); corpora/download/corpus (data), text/graph_text/vocab (
 pipeline, and its TensorFlow twin), data (tf.data batches); model (the encoder-decoder and its
 inference models), loss, runtime, distribute, checkpoints, training; bundle (the exported
 models), decoding (greedy/beam), translate, serving (the SavedModel), evaluation (sacrebleu),
-report, cli.
+report, cli, and serve/tfserving/batching (`nmt serve`, over HTTP).
 """
 
 import os
