@@ -50,7 +50,7 @@ def test_repro_runs_all_six_stages_and_leaves_models_and_metrics(project):
         "config.json", "decoder_step.keras", "encoder.keras", "serving", "source_vocab.json", "target_vocab.json"]
     assert (repo / "models/bundle/serving/1/saved_model.pb").is_file()
     assert (repo / "models/train/model.keras").is_file()
-    speed = read_json(repo / "metrics/train_speed.json")
+    speed = read_json(repo / "timings/train_speed.json")
     assert speed["epochs_run"] == 2 and speed["target_tokens_per_second"] > 0
     assert 100 < speed["peak_rss_mib"] < 8192  # the stage's own peak, read from the OS
     assert sorted(p.name for p in (repo / "models/checkpoints").iterdir()) == ["epoch-0001", "epoch-0002"]
