@@ -93,8 +93,8 @@ def readme_block(marker: str) -> str:
     return block[1]
 
 
-def run_readme_block(marker: str) -> list[dict]:
-    out = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_block(marker)], cwd=ROOT, env=venv_env(), capture_output=True, text=True)
+def run_readme_block(marker: str, cwd: Path = ROOT) -> list[dict]:
+    out = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_block(marker)], cwd=cwd, env=venv_env(), capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return list(records(out.stdout).values())
 
