@@ -4,6 +4,7 @@ README's `sacrebleu` command: a wrong tokenizer, side or reference would show he
 import json
 import re
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -119,3 +120,33 @@ def test_the_readme_sacrebleu_command_reproduces_the_committed_eval_json():
     ours = score(hyps, raw_references(raw, ja, pretokenized=True), "ja")
     assert (ours["bleu"], ours["chrf"], ours["ter"]) == (ev["bleu"], ev["chrf"], ev["ter"])
     assert ev["references"] == reference_rule(ja, pretokenized=True)
+
+
+def test_the_evaluate_stage_scores_against_test_ref_not_the_normalised_test_tgt(tmp_path):
+    """data/split/test.tgt is normalised training text; the stage must score against test.ref."""
+    import shutil
+
+    import keras
+    from conftest import TINY_SOURCE, tiny_bundle
+
+    from nmt.config import ModelParams
+
+    keras.utils.set_random_seed(0)
+    tiny_bundle(tmp_path / "models/bundle", ModelParams(embedding_dim=8, units=16))
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    split = tmp_path / "data/split"
+    split.mkdir(parents=True)
+    (split / "test.src").write_text("".join(f"{s}\n" for s in TINY_SOURCE[:3]), encoding="utf-8")
+    (split / "test.ref").write_text("".join(f"{r}\n" for r in JA_RAW_REFS), encoding="utf-8")
+    (split / "test.tgt").write_text("".join(f"{r}\n" for r in JA_HYP_TOKENS), encoding="utf-8")  # as normalised
+    proc = subprocess.run([sys.executable, str(ROOT / "stages/evaluate.py")], cwd=tmp_path, capture_output=True, text=True,
+                          env={**venv_env(), "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    ev = json.loads((tmp_path / "metrics/eval.json").read_text(encoding="utf-8"))
+    hyps = (tmp_path / "metrics/hypotheses.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    tokens = (tmp_path / "metrics/hypotheses.tok.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    refs = raw_references(JA_RAW_REFS, TextPipeline("ja"), pretokenized=True)
+    assert {k: ev[k] for k in ("bleu", "chrf", "ter", "bleu_corpus_tokens")} == {
+        k: v for k, v in score(hyps, refs, "ja", hyp_tokens=tokens, ref_tokens=JA_RAW_REFS).items() if k != "signatures"}
+    assert "| 彼は１０時に来た！ |" in (tmp_path / "metrics/samples.md").read_text(encoding="utf-8")  # as scored
+    assert ev["references"] == reference_rule(TextPipeline("ja"), pretokenized=True)
