@@ -150,3 +150,17 @@ def test_the_evaluate_stage_scores_against_test_ref_not_the_normalised_test_tgt(
         k: v for k, v in score(hyps, refs, "ja", hyp_tokens=tokens, ref_tokens=JA_RAW_REFS).items() if k != "signatures"}
     assert "| 彼は１０時に来た！ |" in (tmp_path / "metrics/samples.md").read_text(encoding="utf-8")  # as scored
     assert ev["references"] == reference_rule(TextPipeline("ja"), pretokenized=True)
+
+
+def test_every_benchmarks_quality_figure_is_rescored_from_committed_hypotheses(tmp_path):
+    rescore = [sys.executable, str(ROOT / "benchmarks/rescore.py")]
+    proc = subprocess.run(rescore, cwd=ROOT, env=venv_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "rescored" in proc.stdout and ", 0 problem(s)" in proc.stdout
+    # A figure that differs from its hypotheses by 0.01 fails the check.
+    text = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| small_parallel_enja en→ja (default)"))
+    bleu = row.split("|")[6].strip()
+    (tmp_path / "B.md").write_text(text.replace(row, row.replace(f"| {bleu} |", f"| {float(bleu) + 0.01:.2f} |")), encoding="utf-8")
+    proc = subprocess.run([*rescore, str(tmp_path / "B.md")], cwd=ROOT, env=venv_env(), capture_output=True, text=True)
+    assert proc.returncode == 1 and "the hypotheses give" in proc.stderr
