@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nmt.corpora import BUILTIN  # noqa: E402
-from nmt.evaluation import raw_references, score  # noqa: E402
-from nmt.fsutil import read_lines  # noqa: E402
-from nmt.text import TextPipeline  # noqa: E402
+from nmt.corpora import BUILTIN
+from nmt.evaluation import raw_references, score
+from nmt.fsutil import read_lines
+from nmt.text import TextPipeline
 
 FIGURES = {"BLEU": "bleu", "BLEU corpus tokens": "bleu_corpus_tokens", "chrF": "chrf"}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -89,6 +90,12 @@ FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 FIXED_SAVE_DATE = "1980-01-01@00:00:00"
 
 
+def _number_shared_objects(config: bytes) -> bytes:
+    """Keras's shared-object ids (memory addresses) renumbered 1, 2, ... in order of appearance."""
+    ids: dict[bytes, int] = {}
+    return re.sub(rb'"shared_object_id": (\d+)', lambda m: b'"shared_object_id": %d' % ids.setdefault(m[1], len(ids) + 1), config)
+
+
 def save_keras(model, path: str | Path) -> None:
     """`model.save(path)` with fixed entry times and save date, and shared objects numbered in
     order of appearance: byte-identical for equal models.
@@ -96,7 +103,6 @@ def save_keras(model, path: str | Path) -> None:
     Keras reads neither date on loading, and only matches shared-object numbers with each other;
     everything else (names, order, compression, the weights' HDF5 file, which h5py writes without
     timestamps) is kept as Keras wrote it."""
-    import re
     import zipfile
 
     path = Path(path)
@@ -112,8 +118,7 @@ def save_keras(model, path: str | Path) -> None:
                         meta["date_saved"] = FIXED_SAVE_DATE
                     data = json.dumps(meta).encode()
                 elif info.filename == "config.json":
-                    ids: dict[str, str] = {}
-                    data = re.sub(rb'"shared_object_id": (\d+)', lambda m: b'"shared_object_id": %d' % ids.setdefault(m[1], len(ids) + 1), data)
+                    data = _number_shared_objects(data)
                 fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
                 fixed.compress_type, fixed.external_attr, fixed.create_system = info.compress_type, info.external_attr, info.create_system
                 dst.writestr(fixed, data)
