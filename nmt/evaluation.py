@@ -47,10 +47,10 @@ def score(hypotheses: list[str], references: list[str], target_lang: str, *, hyp
 def reference_rule(target: TextPipeline, *, pretokenized: bool) -> str:
     """In words, how `raw_references` turns the corpus's test references into what sacrebleu sees."""
     if not pretokenized:
-        return "none: the test references exactly as the corpus distributes them"
-    how = ("spaces removed, except one between two ASCII letters or digits" if target.lang in UNSEGMENTED
-           else f"spaces removed by the Moses detokenizer (sacremoses, lang {target.lang})")
-    return f"the corpus's tokenised test references, {how} (nmt.text.detokenize, as for the hypotheses); no character changed"
+        return "as distributed"
+    how = ("spaces removed but between ASCII letters/digits" if target.lang in UNSEGMENTED
+           else f"Moses-detokenized ({target.lang})")
+    return f"as distributed, {how}; no character changed"
 
 
 def raw_references(raw: list[str], target: TextPipeline, *, pretokenized: bool) -> list[str]:
