@@ -36,6 +36,7 @@ class Paths:
     checkpoints: Path = Path("models/checkpoints")
     bundle: Path = Path("models/bundle")
     metrics: Path = Path("metrics")
+    timings: Path = Path("timings")  # committed, but not DVC metrics: they differ from run to run
 
     @property
     def curves(self) -> Path:  # dvclive's folder

@@ -23,7 +23,7 @@ import numpy as np
 from nmt.artifacts import BestEpoch, BundleConfig, read_bundle_config, write_bundle_config
 from nmt.data import ParallelIds, batch_plan, teacher_forcing_batch
 from nmt.errors import UserError
-from nmt.fsutil import atomic_dir
+from nmt.fsutil import atomic_dir, save_keras
 from nmt.model import InferenceModels, Seq2Seq, state_names
 from nmt.text import TextPipeline
 from nmt.vocab import Vocabulary
@@ -72,8 +72,8 @@ def save_bundle(seq: Seq2Seq, text: dict[str, TextPipeline], source_vocab: Vocab
             if text[side].subword_model:
                 shutil.copyfile(text[side].subword_model, tmp / f"{side}.model")
                 text[side] = replace(text[side], subword_model=str(tmp / f"{side}.model"))
-        seq.encoder.save(tmp / "encoder.keras")
-        seq.decoder_step.save(tmp / "decoder_step.keras")
+        save_keras(seq.encoder, tmp / "encoder.keras")  # byte-identical on every rerun
+        save_keras(seq.decoder_step, tmp / "decoder_step.keras")
         source_vocab.save(tmp / "source_vocab.json")
         target_vocab.save(tmp / "target_vocab.json")
         write_bundle_config(tmp, BundleConfig(

@@ -27,6 +27,10 @@ class CorpusSpec:
     upstream: str = ""  # the public source the mirror copies
     citation: str = ""
 
+    @property
+    def has_official_split(self) -> bool:  # benchmarks/rescore.py: where to find the test references
+        return self.format == "paired"
+
 
 BUILTIN: dict[str, CorpusSpec] = {
     "small_parallel_enja": CorpusSpec(

@@ -123,10 +123,12 @@ def clean(
     max_len: int | None,
     dedupe: bool,
     counts: Counter,
+    raw_targets: list[str] | None = None,
 ) -> list[tuple[str, str]]:
     """Normalize and tokenize both sides; drop empty, overlong (> max_len words) and repeated pairs.
 
-    Adds to `counts`: "read", "kept" and "dropped_<reason>".
+    Adds to `counts`: "read", "kept" and "dropped_<reason>". `raw_targets`, when given, receives
+    the target side of each kept pair as the corpus wrote it: the references test scores use.
     """
     out, seen = [], set()
     for p in pairs:
@@ -145,6 +147,8 @@ def clean(
                 continue
             seen.add((s, t))
         out.append((s, t))
+        if raw_targets is not None:
+            raw_targets.append(p.tgt)
         counts["kept"] += 1
     return out
 
@@ -191,27 +195,32 @@ Split = dict[str, list[tuple[str, str]]]  # "train" | "dev" | "test" -> (source,
 
 
 def make_split(parts: dict[str, list[Pair]], src: TextPipeline, tgt: TextPipeline, data: DataParams, *,
-               pretokenized: bool, seed: int, where: Path) -> tuple[Split, dict[str, Counter]]:
-    """The corpus's parts (from `read_corpus`) cleaned and split, and the counts kept and dropped
-    per part. A corpus in one piece is cleaned, de-duplicated and split by `grouped_split`; an
-    official split is kept, with dev and test whole (bar empty lines) so that scores compare with
-    published ones, and only the training part filtered and de-duplicated."""
+               pretokenized: bool, seed: int, where: Path) -> tuple[Split, list[str], dict[str, Counter]]:
+    """The corpus's parts (from `read_corpus`) cleaned and split; the test targets as the corpus
+    wrote them (the references scores use); the counts kept and dropped per part. A corpus in
+    one piece is cleaned, de-duplicated and split by `grouped_split`; an official split is kept,
+    with dev and test whole (bar empty lines) so that scores compare with published ones, and
+    only the training part filtered and de-duplicated."""
+    opts = dict(pretokenized=pretokenized, max_len=data.max_len)
     counts: dict[str, Counter] = {}
     if "all" in parts:
-        counts["all"] = Counter()
-        kept = clean(parts["all"], src, tgt, pretokenized=pretokenized, max_len=data.max_len, dedupe=True, counts=counts["all"])
+        counts["all"], raw = Counter(), []
+        kept = clean(parts["all"], src, tgt, dedupe=True, counts=counts["all"], raw_targets=raw, **opts)
         if not kept:
             raise CorpusError(f"{where}: no pairs left after filtering (counts: {dict(counts['all'])})")
         split = grouped_split(kept, dev_size=data.dev_size, test_size=data.test_size, seed=seed)
+        raw_of = dict(zip(kept, raw))  # kept pairs are distinct (de-duplicated)
+        test_ref = [raw_of[pair] for pair in split["test"]]
     else:
-        split = {}
+        split, test_ref = {}, []
         for part in ("train", "dev", "test"):
             counts[part] = Counter()
             split[part] = clean(parts[part], src, tgt, counts=counts[part], pretokenized=pretokenized,
-                                max_len=data.max_len if part == "train" else None, dedupe=part == "train")
+                                max_len=data.max_len if part == "train" else None, dedupe=part == "train",
+                                raw_targets=test_ref if part == "test" else None)
     if data.max_train_pairs is not None:
         split["train"] = split["train"][: data.max_train_pairs]
     for part, pairs in split.items():
         if not pairs:
             raise CorpusError(f"{where}: the {part} split is empty after filtering (counts: {dict(sum(counts.values(), Counter()))})")
-    return split, counts
+    return split, test_ref, counts

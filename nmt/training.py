@@ -55,7 +55,7 @@ class TrainingState:
 class TrainingResult:
     model: keras.Model  # the training model, with the weights to keep
     info: TrainedModel  # models/train/config.json
-    speed: dict  # metrics/train_speed.json
+    speed: dict  # timings/train_speed.json
 
 
 def train(params: Params, paths: Paths = PATHS) -> TrainingResult | None:
@@ -156,7 +156,7 @@ def keep_final_weights(model: keras.Model, params: Params, store: CheckpointStor
 
 
 def speed_summary(epoch_seconds: list[float], tokens: int) -> dict:
-    """metrics/train_speed.json: kept apart from the curves, since timings differ from run to run."""
+    """timings/train_speed.json: kept apart from the curves, since timings differ from run to run."""
     median = float(np.median(epoch_seconds)) if epoch_seconds else None
     return {
         "epochs_run": len(epoch_seconds),

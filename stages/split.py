@@ -1,6 +1,8 @@
 """DVC stage `split`: data/raw -> data/split/{train,dev,test}.{src,tgt} and metrics/split.json.
 
-Each output line holds one sentence as corpus tokens separated by single spaces.
+Each output line holds one sentence as corpus tokens separated by single spaces; beside them,
+test.ref holds the test references exactly as the corpus wrote them (not normalised), which
+the evaluate stage scores against.
 """
 
 import sys
@@ -21,12 +23,13 @@ def main() -> int:
     spec = resolve_corpus(data)
     src_pipe, tgt_pipe = text_pipelines(spec, data.reverse)
     parts = read_corpus(spec, RAW / spec.name, reverse=data.reverse)
-    split, counts = make_split(parts, src_pipe, tgt_pipe, data, pretokenized=spec.pretokenized, seed=params.seed, where=RAW)
+    split, test_ref, counts = make_split(parts, src_pipe, tgt_pipe, data, pretokenized=spec.pretokenized, seed=params.seed, where=RAW)
 
     with atomic_dir(OUT) as tmp:
         for part, pairs in split.items():
             write_lines(tmp / f"{part}.src", (s for s, _ in pairs))
             write_lines(tmp / f"{part}.tgt", (t for _, t in pairs))
+        write_lines(tmp / "test.ref", test_ref)
         write_text_settings(tmp, TextSettings(spec.name, spec.pretokenized, src_pipe, tgt_pipe))
     src_lang, tgt_lang = direction(spec, data.reverse)
     write_json(METRICS, {

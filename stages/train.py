@@ -1,5 +1,5 @@
 """DVC stage `train`: data/split + data/vocab -> models/train/ (the trained model and its config)
-and metrics/train_speed.json.
+and timings/train_speed.json.
 
 Checkpoints go to models/checkpoints/ (a persistent output, so that a rerun can resume),
 curves to metrics/train/ (dvclive), both as training goes.
@@ -15,16 +15,16 @@ def main() -> int:
     params = load_params()
     # TensorFlow loads only after the params are known to be good.
     from nmt.artifacts import PATHS, write_trained_model
-    from nmt.fsutil import atomic_dir, write_json
+    from nmt.fsutil import atomic_dir, save_keras, write_json
     from nmt.training import train
 
     result = train(params, PATHS)
     if result is None:  # a worker other than the chief: the chief writes the results
         return 0
     with atomic_dir(PATHS.trained) as tmp:
-        result.model.save(tmp / "model.keras")
+        save_keras(result.model, tmp / "model.keras")  # byte-identical on every rerun
         write_trained_model(tmp, result.info)
-    write_json(PATHS.metrics / "train_speed.json", result.speed)
+    write_json(PATHS.timings / "train_speed.json", result.speed)
     print(f"train: {result.info.kept()} -> {PATHS.trained}")
     return 0
 
