@@ -73,7 +73,7 @@ def test_references_reach_the_scorer_as_the_corpus_wrote_them():
     """Not NFKC-normalised like training text: `！` stays full-width, so `!` does not match it."""
     ja = TextPipeline("ja")
     raw = []
-    kept = clean([Pair("he came at ten !", JA_RAW_REFS[0], "test.ja:1")], TextPipeline("en", lowercase=True), ja,
+    kept = clean([Pair("he came at ten !", JA_RAW_REFS[0])], TextPipeline("en", lowercase=True), ja,
                  pretokenized=True, max_len=None, dedupe=False, counts=Counter(), raw_targets=raw)
     assert kept[0][1] == "彼 は 10 時 に 来 た !" and raw == [JA_RAW_REFS[0]]  # training text normalised, the reference not
     assert raw_references(raw, ja, pretokenized=True) == ["彼は１０時に来た！"]
