@@ -20,7 +20,7 @@ from pathlib import Path
 
 from nmt.config import ModelParams, parse_dataclass
 from nmt.errors import UserError
-from nmt.fsutil import read_lines, write_json
+from nmt.fsutil import atomic_dir, read_lines, save_keras, write_json
 from nmt.text import TextPipeline
 from nmt.vocab import Vocabulary
 
@@ -161,6 +161,13 @@ class TrainedModel:
 
 def write_trained_model(folder: Path, info: TrainedModel) -> None:
     write_json(folder / "config.json", info.to_dict())
+
+
+def write_trained(folder: Path, model, info: TrainedModel) -> None:
+    """models/train as a whole, atomically: the training model (`model.keras`) and its config."""
+    with atomic_dir(folder) as tmp:
+        save_keras(model, tmp / "model.keras")  # byte-identical on every rerun
+        write_trained_model(tmp, info)
 
 
 def read_trained_model(folder: Path = PATHS.trained) -> TrainedModel:

@@ -20,7 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from nmt.artifacts import BestEpoch, BundleConfig, read_bundle_config, write_bundle_config
+from nmt.artifacts import ArtifactError, BestEpoch, BundleConfig, read_bundle_config, write_bundle_config
 from nmt.data import ParallelIds, batch_plan, teacher_forcing_batch
 from nmt.errors import UserError
 from nmt.fsutil import atomic_dir, save_keras
@@ -93,7 +93,10 @@ def load_bundle(path: str | Path = "models/bundle") -> Bundle:
         raise BundleError(f"the model bundle {path} {what}; the `export` stage makes it: run `dvc repro export`")
     if raw.get("format_version") != FORMAT_VERSION:
         raise BundleError(f"{path / 'config.json'}: bundle format {raw.get('format_version')} is not {FORMAT_VERSION}; re-export it")
-    config = read_bundle_config(path, raw)
+    try:
+        config = read_bundle_config(path, raw)
+    except ArtifactError as e:  # BundleError is what `nmt translate` and `nmt serve` report in one line
+        raise BundleError(f"inconsistent bundle: {e}") from None
     if config.state_names != state_names(config.model):
         raise BundleError(f"{path / 'config.json'}: its state names do not match its model params; re-export it")
     try:

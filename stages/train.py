@@ -14,16 +14,14 @@ from nmt.stage import run_stage
 def main() -> int:
     params = load_params()
     # TensorFlow loads only after the params are known to be good.
-    from nmt.artifacts import PATHS, write_trained_model
-    from nmt.fsutil import atomic_dir, save_keras, write_json
+    from nmt.artifacts import PATHS, write_trained
+    from nmt.fsutil import write_json
     from nmt.training import train
 
     result = train(params, PATHS)
     if result is None:  # a worker other than the chief: the chief writes the results
         return 0
-    with atomic_dir(PATHS.trained) as tmp:
-        save_keras(result.model, tmp / "model.keras")  # byte-identical on every rerun
-        write_trained_model(tmp, result.info)
+    write_trained(PATHS.trained, result.model, result.info)
     write_json(PATHS.timings / "train_speed.json", result.speed)
     print(f"train: {result.info.kept()} -> {PATHS.trained}")
     return 0

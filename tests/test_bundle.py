@@ -68,3 +68,15 @@ def test_a_subword_bundle_carries_its_sentencepiece_models(tmp_path):
     (tmp_path / "bundle" / "target.model").unlink()
     with pytest.raises(BundleError, match=r"is incomplete: target.model missing"):
         load_bundle(tmp_path / "bundle")
+
+
+def test_a_bundle_config_from_another_version_is_a_one_line_bundle_error(tmp_path):
+    import json
+
+    tiny_bundle(tmp_path / "b", ModelParams(embedding_dim=8, units=16))
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    config["model"]["cell"] = "transformer"
+    (tmp_path / "b" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(BundleError, match=r"config.json: .*model.cell: 'transformer' is not one of") as e:
+        load_bundle(tmp_path / "b")
+    assert "\n" not in str(e.value)
