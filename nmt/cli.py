@@ -3,6 +3,7 @@
     nmt translate "I can't tell who will arrive first."      # sentences as arguments
     nmt translate < input.txt > output.txt                    # or one per line on stdin
     nmt translate --beam 5 --n-best 3 "good morning ."
+    nmt translate --attention attention.html "I like tea."   # and a picture of where it looked
     nmt summary                                               # model.summary() and diagrams
     nmt report --base main                                    # report/report.md for a pull request
 """
@@ -54,6 +55,10 @@ def cmd_translate(args) -> int:
                     print(f"{n} |||  ||| 0.0000")
             n += 1
         sys.stdout.flush()
+    if args.attention:
+        from nmt.attention import write_attention
+
+        return write_attention(translator, args.sentences, args.attention, beam_size=args.beam, length_penalty=args.length_penalty)
     return 0
 
 
@@ -111,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--length-penalty", type=float, default=1.0, help="beam scores are log-prob / length**this (default 1.0)")
     t.add_argument("--batch-size", type=_positive, default=64, help="sentences decoded together (default 64)")
     t.add_argument("--tokens", action="store_true", help="print corpus tokens instead of detokenized text")
+    t.add_argument("--attention", metavar="OUT.html|OUT.png", help="also draw the attention of the sentences given as arguments (HTML: all, PNG: the first)")
     t.set_defaults(func=cmd_translate)
 
     s = sub.add_parser("summary", help="print model.summary() of the training and inference models, draw diagrams")
@@ -134,7 +140,10 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "attention", None) and (not args.sentences or Path(args.attention).suffix.lower() not in (".html", ".png")):
+        parser.error("--attention OUT.html or OUT.png draws the sentences given as arguments")
     from nmt.bundle import BundleError
     from nmt.report import ReportError
 
