@@ -144,12 +144,13 @@ def run_fingerprint(params: Params, paths: TrainPaths) -> str:
 class EpochEnd(keras.callbacks.Callback):
     """After each epoch: progress line, curves, best weights, and a checkpoint when due."""
 
-    def __init__(self, *, params: Params, store: CheckpointStore, best_path: Path, state: dict, live, steps: int, tokens: int, role: Role):
+    def __init__(self, *, params: Params, store: CheckpointStore, best_path: Path, state: dict, live, steps: int, tokens: int, role: Role, dev_bleu=None):
         super().__init__()
         self.p, self.store, self.best_path, self.state, self.live = params, store, best_path, state, live
-        self.role = role
+        self.role, self.dev_bleu = role, dev_bleu
         self.steps, self.tokens = steps, tokens
         self.epoch_seconds: list[float] = []
+        self.dev_bleu_seconds: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self.t0 = self.last_report = time.perf_counter()
@@ -166,6 +167,9 @@ class EpochEnd(keras.callbacks.Callback):
         self.epoch_seconds.append(seconds)
         n = epoch + 1
         metrics = {k: float(v) for k, v in sorted(logs.items())}
+        if self.dev_bleu is not None:  # after the epoch's timing: it is not training time
+            metrics["val_bleu"], bleu_seconds = self.dev_bleu()
+            self.dev_bleu_seconds.append(bleu_seconds)
         self.state["history"].append(metrics)
         best = self.state["best"]
         if best is None or metrics["val_loss"] < best["val_loss"]:
@@ -176,6 +180,7 @@ class EpochEnd(keras.callbacks.Callback):
             f"epoch {n}/{self.p.epochs}: loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f}, "
             f"val_loss {metrics['val_loss']:.4f}, val_accuracy {metrics['val_accuracy']:.4f}, "
             + (f"val_nll {metrics['val_nll']:.4f}, " if "val_nll" in metrics else "")
+            + (f"dev BLEU {metrics['val_bleu']:.2f} ({self.dev_bleu_seconds[-1]:.0f} s), " if "val_bleu" in metrics else "")
             + f"{seconds:.0f} s, {self.tokens / seconds:,.0f} target tokens/s" + ("  (best)" if best["epoch"] == n else ""),
             flush=True,
         )
@@ -244,7 +249,8 @@ def log_epoch(live, n: int, metrics: dict, best: dict) -> None:
     live.make_summary()
 
 
-def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
+def train(params: Params, paths: TrainPaths = TrainPaths(), *, dev_bleu: bool = True) -> dict:
+    """`dev_bleu=False` leaves out the per-epoch dev BLEU (nmt/devbleu.py); nothing else changes."""
     from dvclive import Live
 
     t = params.train
@@ -287,7 +293,13 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
     tokens = sum(len(x) + 1 for x in train_ids.target)
     todo = f"epochs {first + 1}..{params.epochs}" if first < params.epochs else f"all {params.epochs} epochs done already"
     print(f"train: {len(train_ids):,} pairs, {steps} batches of {t.batch_size}, {model.count_params():,} parameters; {todo}", flush=True)
-    callback = EpochEnd(params=params, store=store, best_path=best_path, state=state, live=live, steps=steps, tokens=tokens, role=role)
+    scorer = None
+    if dev_bleu and role.chief:
+        from nmt.devbleu import DevBleu
+
+        _, _, tgt_pipe, src_vocab, tgt_vocab = load_text_and_vocabs(paths.vocab)
+        scorer = DevBleu(seq, dev_ids, read_lines(paths.split / "dev.tgt"), tgt_pipe, src_vocab, tgt_vocab, params.model.attention != "none")
+    callback = EpochEnd(params=params, store=store, best_path=best_path, state=state, live=live, steps=steps, tokens=tokens, role=role, dev_bleu=scorer)
     if first < params.epochs:
         dataset = training_dataset(train_ids, t.batch_size, seed=params.seed, first_epoch=first, shard=(role.index, role.count))
         build_for_fit(model, strategy, dataset)
@@ -334,6 +346,7 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
         "seconds_per_epoch_median": round(median, 1) if median else None,
         "target_tokens_per_second": round(tokens / median) if median else None,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),  # Linux: KiB
+        "dev_bleu_seconds_median": round(float(np.median(callback.dev_bleu_seconds)), 1) if callback.dev_bleu_seconds else None,
     })
     chosen = (f"the average of epochs {averaged['epochs'][0]}..{averaged['epochs'][-1]} (val_loss {averaged['val_loss']:.4f})" if averaged
               else f"best epoch {state['best']['epoch']} (val_loss {state['best']['val_loss']:.4f})")
