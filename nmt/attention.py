@@ -59,12 +59,13 @@ def force_alignment(encoder: keras.Model, probe: keras.Model, source_ids: np.nda
     return np.stack(rows)
 
 
-def attention_for(translator, sentence: str, *, beam_size: int = 1, length_penalty: float = 1.0) -> Alignment:
-    """The translation of one sentence (as `nmt translate` makes it) and its attention weights."""
+def attention_for(translator, sentence: str, *, beam_size: int = 1, length_penalty: float = 1.0, pretokenized: bool = False) -> Alignment:
+    """The translation of one sentence (as `nmt translate` makes it) and its attention weights.
+    `pretokenized=True` takes corpus tokens (as in data/split/*), as `Translator.translate_nbest` does."""
     from nmt.decoding import max_lengths
 
     b = translator.bundle
-    tokens = b.source_text.tokens(b.source_text.prepare(sentence))[: translator.max_input_tokens]
+    tokens = b.source_text.tokens(b.source_text.prepare(sentence, pretokenized=pretokenized))[: translator.max_input_tokens]
     if not tokens:
         raise AttentionError("an empty sentence has no attention to show")
     source = np.asarray([b.source_vocab.encode(tokens)], dtype=np.int32)
@@ -156,3 +157,23 @@ def write_attention(translator, sentences: list[str], path: str | Path, *, beam_
         return 1
     print(f"attention: {path}", file=sys.stderr)
     return 0
+
+
+def sample_pictures(bundle_dir: str | Path, sources: list[str], out_dir: Path) -> tuple[list[Path], str]:
+    """`nmt report`: one PNG per sample test sentence (corpus tokens), greedy; ([], why) if none can be made."""
+    from nmt.bundle import BundleError
+    from nmt.translate import Translator
+
+    if not sources:
+        return [], "No sample sentences in this revision."
+    try:
+        translator = Translator(bundle_dir)
+        t = translator.bundle.target_text
+        pictures = []
+        for i, source in enumerate(sources, 1):
+            a = attention_for(translator, source, pretokenized=True)
+            title = f"{i}: {t.detokenize(t.join(a.target[:-1]))}"
+            pictures.append(write_heatmap([a], out_dir / f"sample_{i}.png", [title]))
+    except (BundleError, AttentionError) as e:
+        return [], f"No attention pictures: {e}"
+    return pictures, ""

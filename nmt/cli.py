@@ -6,6 +6,7 @@
     nmt translate --attention attention.html "I like tea."   # and a picture of where it looked
     nmt summary                                               # model.summary() and diagrams
     nmt report --base main                                    # report/report.md for a pull request
+    nmt experiments                                           # dvc exp show, narrowed to what differs
 """
 
 from __future__ import annotations
@@ -129,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--base", default="main", help="the revision to compare with (default: main)")
     r.add_argument("--out", default="report", help="folder for report.md and its images (default: report)")
     r.set_defaults(func=cmd_report)
+
+    e = sub.add_parser("experiments", help="the experiments in one narrow table: changed params and quality metrics")
+    e.add_argument("-A", "--all-commits", action="store_true", help="experiments of every commit, not only HEAD's")
+    e.add_argument("--width", type=_positive, default=120, help="at most this many columns (default 120)")
+    e.set_defaults(func=lambda args: __import__("nmt.experiments").experiments.main(args))
     return parser
 
 

@@ -3,7 +3,6 @@ tiny run with and without it gives the same weights and the same losses, byte fo
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from pipeline_helpers import copy_repo, dvc, read_json, venv_env
