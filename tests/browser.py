@@ -79,3 +79,9 @@ def colour_pixels(png: Path) -> int:
     """How many pixels are clearly coloured (not white, grey or black): drawn marks, not text or axes."""
     _, _, bpp, data = _pixels(png.read_bytes())
     return sum(1 for i in range(0, len(data), bpp) if max(data[i : i + 3]) - min(data[i : i + 3]) > 60)
+
+
+def ink_pixels(png: Path) -> int:
+    """How many pixels are not (nearly) white: anything drawn, text included."""
+    _, _, bpp, data = _pixels(png.read_bytes())
+    return sum(1 for i in range(0, len(data), bpp) if min(data[i : i + 3]) < 230)

@@ -1,6 +1,7 @@
 """Attention pictures: the weights come out of the bundle's decoder-step model, one row per
 target token summing to 1 over the source, and are drawn as an offline HTML page or a PNG."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,14 @@ def test_nmt_translate_writes_the_attention_page(tmp_path):
     assert "vegaEmbed" in (tmp_path / "a.html").read_text(encoding="utf-8")
     refused = subprocess.run([nmt, "translate", "--attention", str(tmp_path / "b.html")], capture_output=True, text=True, input="i like tea .\n")
     assert refused.returncode == 2 and "draws the sentences given as arguments" in refused.stderr
+
+
+def test_the_attention_page_draws_in_a_headless_browser(translator, tmp_path):
+    from browser import ink_pixels, render
+
+    a = attention_for(translator, "we drink water .")
+    page = write_heatmap([a, a], tmp_path / "a.html")
+    dom, screenshot = render(page, tmp_path, size="900,1400")
+    assert len(re.findall(r'<canvas [^>]*class="marks"', dom)) == 2  # one heatmap per sentence
+    cells = 2 * 120 * 24 * len(a.target)  # two heatmaps at least 120 px wide, 24 px a row
+    assert ink_pixels(screenshot) > cells // 2  # drawn (a page whose scripts failed is white)
