@@ -118,6 +118,12 @@ def cmd_serve(args) -> int:
         return 1
 
 
+def cmd_experiments(args) -> int:
+    from nmt.experiments import main as show_experiments
+
+    return show_experiments(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nmt", description="Translate with, or inspect, an exported seq2seq bundle.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -148,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("experiments", help="the experiments in one narrow table: changed params and quality metrics")
     e.add_argument("-A", "--all-commits", action="store_true", help="experiments of every commit, not only HEAD's")
     e.add_argument("--width", type=_positive, default=120, help="at most this many columns (default 120)")
-    e.set_defaults(func=lambda args: __import__("nmt.experiments").experiments.main(args))
+    e.set_defaults(func=cmd_experiments)
     v = sub.add_parser("serve", help="an HTTP translation service (TF Serving's REST API) and a web page")
     v.add_argument("--model", default=DEFAULT_BUNDLE, help=f"the exported bundle (default: {DEFAULT_BUNDLE})")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
