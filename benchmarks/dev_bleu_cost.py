@@ -4,7 +4,7 @@ trained model of the run's size, beside that run's seconds per training epoch.
     python benchmarks/dev_bleu_cost.py RUN_DIR [--repeats 3]
 
 RUN_DIR is a checkout whose pipeline has run (models/bundle, data/split, data/vocab,
-metrics/train_speed.json), e.g. the default `dvc repro`. The first call traces the decoder (as
+timings/train_speed.json), e.g. the default `dvc repro`. The first call traces the decoder (as
 epoch 1 does); the median of the later ones is what every other epoch pays.
 """
 
@@ -38,7 +38,9 @@ def main() -> int:
     scorer = DevBleu(seq, dev, read_lines(run / "data/split/dev.tgt"), b.target_text, b.source_vocab, b.target_vocab, b.attention)
     first_bleu, first = scorer()
     later = [scorer()[1] for _ in range(args.repeats)]
-    epoch = json.loads((run / "metrics/train_speed.json").read_text())["seconds_per_epoch_median"]
+    speed = run / "timings/train_speed.json"  # where runs write it now; older runs: metrics/
+    speed = speed if speed.is_file() else run / "metrics/train_speed.json"
+    epoch = json.loads(speed.read_text())["seconds_per_epoch_median"]
     result = {"dev_sentences": len(dev), "dev_bleu": first_bleu, "first_call_seconds": round(first, 2),
               "seconds_median": round(statistics.median(later), 2), "train_seconds_per_epoch": epoch,
               "share_of_an_epoch": round(statistics.median(later) / epoch, 4)}

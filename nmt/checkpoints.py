@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from nmt.fsutil import atomic_dir
+from nmt.fsutil import atomic_dir, save_keras
 
 _NAME = re.compile(r"^epoch-(\d{4,})$")
 MODEL_FILE, BEST_FILE, STATE_FILE = "training.keras", "best.weights.h5", "state.json"
@@ -73,7 +73,7 @@ class CheckpointStore:
         """Write checkpoint `epoch` atomically, then drop old and foreign ones."""
         path = self.root / f"epoch-{epoch:04d}"
         with atomic_dir(path) as tmp:
-            model.save(tmp / MODEL_FILE)
+            save_keras(model, tmp / MODEL_FILE)
             shutil.copyfile(best_weights, tmp / BEST_FILE)
             (tmp / STATE_FILE).write_text(json.dumps({**state, "epoch": epoch, "fingerprint": self.fingerprint}, indent=1))
         stale = {c.path for c in self._all()} - {c.path for c in self.ours()[-self.keep_last :]}
