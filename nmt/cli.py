@@ -3,8 +3,10 @@
     nmt translate "I can't tell who will arrive first."      # sentences as arguments
     nmt translate < input.txt > output.txt                    # or one per line on stdin
     nmt translate --beam 5 --n-best 3 "good morning ."
+    nmt translate --attention attention.html "I like tea."   # and a picture of where it looked
     nmt summary                                               # model.summary() and diagrams
     nmt report --base main                                    # report/report.md for a pull request
+    nmt experiments                                           # dvc exp show, narrowed to what differs
     nmt serve --model models/bundle                           # HTTP service and web page (nmt/serve.py)
 """
 
@@ -55,6 +57,10 @@ def cmd_translate(args) -> int:
                     print(f"{n} |||  ||| 0.0000")
             n += 1
         sys.stdout.flush()
+    if args.attention:
+        from nmt.attention import write_attention
+
+        return write_attention(translator, args.sentences, args.attention, beam_size=args.beam, length_penalty=args.length_penalty)
     return 0
 
 
@@ -112,6 +118,12 @@ def cmd_serve(args) -> int:
         return 1
 
 
+def cmd_experiments(args) -> int:
+    from nmt.experiments import main as show_experiments
+
+    return show_experiments(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nmt", description="Translate with, or inspect, an exported seq2seq bundle.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--length-penalty", type=float, default=1.0, help="beam scores are log-prob / length**this (default 1.0)")
     t.add_argument("--batch-size", type=_positive, default=64, help="sentences decoded together (default 64)")
     t.add_argument("--tokens", action="store_true", help="print corpus tokens instead of detokenized text")
+    t.add_argument("--attention", metavar="OUT.html|OUT.png", help="also draw the attention of the sentences given as arguments (HTML: all, PNG: the first)")
     t.set_defaults(func=cmd_translate)
 
     s = sub.add_parser("summary", help="print model.summary() of the training and inference models, draw diagrams")
@@ -138,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="report", help="folder for report.md and its images (default: report)")
     r.set_defaults(func=cmd_report)
 
+    e = sub.add_parser("experiments", help="the experiments in one narrow table: changed params and quality metrics")
+    e.add_argument("-A", "--all-commits", action="store_true", help="experiments of every commit, not only HEAD's")
+    e.add_argument("--width", type=_positive, default=120, help="at most this many columns (default 120)")
+    e.set_defaults(func=cmd_experiments)
     v = sub.add_parser("serve", help="an HTTP translation service (TF Serving's REST API) and a web page")
     v.add_argument("--model", default=DEFAULT_BUNDLE, help=f"the exported bundle (default: {DEFAULT_BUNDLE})")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
@@ -159,7 +176,10 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "attention", None) and (not args.sentences or Path(args.attention).suffix.lower() not in (".html", ".png")):
+        parser.error("--attention OUT.html or OUT.png draws the sentences given as arguments")
     from nmt.bundle import BundleError
     from nmt.report import ReportError
 

@@ -12,6 +12,7 @@ the bundle's proof, serving and the tests go through it and never assemble the s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import keras
@@ -52,6 +53,10 @@ class Attention(layers.Layer):
             raise ValueError(f"unknown attention score {score!r}")
 
     def call(self, query, values, source_mask):
+        return ops.matmul(self.alignment(query, values, source_mask), values)
+
+    def alignment(self, query, values, source_mask):
+        """The attention weights (B, T, S): each row sums to 1 over the real source positions."""
         if self.score == "additive":
             q = ops.expand_dims(self.query_proj(query), 2)  # (B, T, 1, U)
             k = ops.expand_dims(self.key_proj(values), 1)  # (B, 1, S, U)
@@ -60,7 +65,7 @@ class Attention(layers.Layer):
             q = self.query_proj(query) if self.score == "general" else query
             scores = ops.matmul(q, ops.transpose(values, (0, 2, 1)))  # (B, T, S)
         scores = ops.where(ops.expand_dims(source_mask, 1), scores, ops.full_like(scores, -1e9))
-        return ops.matmul(ops.softmax(scores, axis=-1), values)
+        return ops.softmax(scores, axis=-1)
 
     def compute_mask(self, *args, **kwargs):
         return None
@@ -123,6 +128,31 @@ class InferenceModels:
         """(B, 1) previous tokens -> ((B, V) log-probabilities of the next token, new states)."""
         log_probs, *states = self.decoder_step([tokens, *states, *memory], training=False)
         return log_probs, states
+
+    def step_with_attention(self, tokens, states, memory):
+        """`step`, and the attention weights (B, 1, S) it used (a model with attention only)."""
+        log_probs, *rest = self._attention_probe([tokens, *states, *memory], training=False)
+        return log_probs, rest[:-1], rest[-1]
+
+    @functools.cached_property
+    def _attention_probe(self) -> keras.Model:
+        """The step model with one more output, over the same layers: the attention weights
+        (`Attention.alignment`, the softmax that `Attention.call` multiplies with the values)."""
+        found = [layer for layer in self.decoder_step.layers if isinstance(layer, Attention)]
+        if not found:
+            raise ValueError("this model has no attention (model.attention=none)")
+        query, values, source_mask = found[0]._inbound_nodes[0].arguments.args
+        weights = found[0].alignment(query, values, source_mask)
+        return keras.Model(self.decoder_step.inputs, [*self.decoder_step.outputs, weights], name="decoder_step_alignment")
+
+    def teacher_forced_attention(self, source: np.ndarray, target_in: np.ndarray) -> np.ndarray:
+        """(B, T, S) attention weights when the decoder is fed `target_in`, one step at a time."""
+        memory, states = self.encode(source)
+        rows = []
+        for t in range(target_in.shape[1]):
+            _, states, weights = self.step_with_attention(ops.convert_to_tensor(target_in[:, t : t + 1]), states, memory)
+            rows.append(ops.convert_to_numpy(weights)[:, 0])
+        return np.stack(rows, axis=1)
 
     def teacher_forced_log_probs(self, source: np.ndarray, target_in: np.ndarray) -> np.ndarray:
         """(B, T, V) log-probabilities of each next token given the reference prefix `target_in`,

@@ -24,6 +24,7 @@ from nmt.checkpoints import BEST_FILE, MODEL_FILE, Checkpoint, CheckpointStore, 
 from nmt.config import Params
 from nmt.data import batches_per_epoch, evaluation_dataset, training_dataset
 from nmt.distribute import Role, build_for_fit, make_strategy, weights_digest
+from nmt.fsutil import read_lines
 from nmt.loss import compile_model
 from nmt.model import build_seq2seq
 from nmt.runtime import set_determinism, set_intra_op_threads
@@ -58,8 +59,9 @@ class TrainingResult:
     speed: dict  # timings/train_speed.json
 
 
-def train(params: Params, paths: Paths = PATHS) -> TrainingResult | None:
-    """Train (or resume) and return what the stage writes; None on a worker other than the chief."""
+def train(params: Params, paths: Paths = PATHS, *, dev_bleu: bool = True) -> TrainingResult | None:
+    """Train (or resume) and return what the stage writes; None on a worker other than the chief.
+    `dev_bleu=False` leaves out the per-epoch dev BLEU (nmt/devbleu.py); nothing else changes."""
     from dvclive import Live
 
     t = params.train
@@ -69,7 +71,8 @@ def train(params: Params, paths: Paths = PATHS) -> TrainingResult | None:
     vocab = read_vocabularies(paths.vocab)
     train_ids, dev_ids = (read_split_part(paths.split, part, vocab) for part in ("train", "dev"))
     with strategy.scope():
-        model = build_seq2seq(params.model, len(vocab.source), len(vocab.target), seed=params.seed).training
+        seq = build_seq2seq(params.model, len(vocab.source), len(vocab.target), seed=params.seed)
+        model = seq.training
         compile_model(model, t)
     if role.count > 1:
         print(f"train: worker {role.index} of {role.count}" + (" (chief: writes checkpoints, curves and the model)" if role.chief else ""), flush=True)
@@ -91,7 +94,12 @@ def train(params: Params, paths: Paths = PATHS) -> TrainingResult | None:
     tokens = sum(len(x) + 1 for x in train_ids.target)
     todo = f"epochs {first + 1}..{params.epochs}" if first < params.epochs else f"all {params.epochs} epochs done already"
     print(f"train: {len(train_ids):,} pairs, {steps} batches of {t.batch_size}, {model.count_params():,} parameters; {todo}", flush=True)
-    callback = EpochEnd(params=params, store=store, best_path=best_path, state=state, live=live, steps=steps, tokens=tokens, role=role)
+    scorer = None
+    if dev_bleu and role.chief:
+        from nmt.devbleu import DevBleu
+
+        scorer = DevBleu(seq.inference, dev_ids, read_lines(paths.split / "dev.tgt"), vocab.text.target, vocab.target)
+    callback = EpochEnd(params=params, store=store, best_path=best_path, state=state, live=live, steps=steps, tokens=tokens, role=role, dev_bleu=scorer)
     if first < params.epochs:
         dataset = training_dataset(train_ids, t.batch_size, seed=params.seed, first_epoch=first, shard=(role.index, role.count))
         build_for_fit(model, strategy, dataset)
@@ -114,7 +122,7 @@ def train(params: Params, paths: Paths = PATHS) -> TrainingResult | None:
     live.end()
     shutil.rmtree(work, ignore_errors=True)
     info = TrainedModel(model=params.model, seed=params.seed, best=state.best, epochs=params.epochs, averaged=averaged)
-    return TrainingResult(model, info, speed_summary(callback.epoch_seconds, tokens))
+    return TrainingResult(model, info, speed_summary(callback.epoch_seconds, tokens, callback.dev_bleu_seconds))
 
 
 def resume(model: keras.Model, strategy, store: CheckpointStore, epochs: int, best_path: Path) -> TrainingState:
@@ -155,7 +163,7 @@ def keep_final_weights(model: keras.Model, params: Params, store: CheckpointStor
     return averaged
 
 
-def speed_summary(epoch_seconds: list[float], tokens: int) -> dict:
+def speed_summary(epoch_seconds: list[float], tokens: int, dev_bleu_seconds: list[float]) -> dict:
     """timings/train_speed.json: kept apart from the curves, since timings differ from run to run."""
     median = float(np.median(epoch_seconds)) if epoch_seconds else None
     return {
@@ -163,18 +171,21 @@ def speed_summary(epoch_seconds: list[float], tokens: int) -> dict:
         "seconds_per_epoch_median": round(median, 1) if median else None,
         "target_tokens_per_second": round(tokens / median) if median else None,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),  # Linux: KiB
+        "dev_bleu_seconds_median": round(float(np.median(dev_bleu_seconds)), 1) if dev_bleu_seconds else None,
     }
 
 
 class EpochEnd(keras.callbacks.Callback):
     """After each epoch: progress line, curves, best weights, and a checkpoint when due."""
 
-    def __init__(self, *, params: Params, store: CheckpointStore, best_path: Path, state: TrainingState, live, steps: int, tokens: int, role: Role):
+    def __init__(self, *, params: Params, store: CheckpointStore, best_path: Path, state: TrainingState, live, steps: int, tokens: int, role: Role,
+                 dev_bleu=None):
         super().__init__()
         self.p, self.store, self.best_path, self.state, self.live = params, store, best_path, state, live
-        self.role = role
+        self.role, self.dev_bleu = role, dev_bleu
         self.steps, self.tokens = steps, tokens
         self.epoch_seconds: list[float] = []
+        self.dev_bleu_seconds: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self.t0 = self.last_report = time.perf_counter()
@@ -191,6 +202,9 @@ class EpochEnd(keras.callbacks.Callback):
         self.epoch_seconds.append(seconds)
         n = epoch + 1
         metrics = {k: float(v) for k, v in sorted(logs.items())}
+        if self.dev_bleu is not None:  # after the epoch's timing: it is not training time
+            metrics["val_bleu"], bleu_seconds = self.dev_bleu()
+            self.dev_bleu_seconds.append(bleu_seconds)
         state = self.state
         state.history.append(metrics)
         if state.best is None or metrics["val_loss"] < state.best.val_loss:
@@ -201,6 +215,7 @@ class EpochEnd(keras.callbacks.Callback):
             f"epoch {n}/{self.p.epochs}: loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f}, "
             f"val_loss {metrics['val_loss']:.4f}, val_accuracy {metrics['val_accuracy']:.4f}, "
             + (f"val_nll {metrics['val_nll']:.4f}, " if "val_nll" in metrics else "")
+            + (f"dev BLEU {metrics['val_bleu']:.2f} ({self.dev_bleu_seconds[-1]:.0f} s), " if "val_bleu" in metrics else "")
             + f"{seconds:.0f} s, {self.tokens / seconds:,.0f} target tokens/s" + ("  (best)" if state.best.epoch == n else ""),
             flush=True,
         )
