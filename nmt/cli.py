@@ -15,6 +15,8 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from nmt.config import finite_float
+
 DEFAULT_BUNDLE = "models/bundle"
 
 
@@ -108,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--file", help="read sentences from this UTF-8 file, one per line")
     t.add_argument("--beam", type=_positive, default=1, help="beam size (default 1: greedy)")
     t.add_argument("--n-best", type=_positive, default=1, help="print this many hypotheses per sentence (Moses n-best format)")
-    t.add_argument("--length-penalty", type=float, default=1.0, help="beam scores are log-prob / length**this (default 1.0)")
+    t.add_argument("--length-penalty", type=finite_float, default=1.0, help="beam scores are log-prob / length**this (default 1.0)")
     t.add_argument("--batch-size", type=_positive, default=64, help="sentences decoded together (default 64)")
     t.add_argument("--tokens", action="store_true", help="print corpus tokens instead of detokenized text")
     t.set_defaults(func=cmd_translate)
