@@ -212,9 +212,9 @@ class NonFiniteLossError(UserError, ArithmeticError):
 
 
 def non_finite_message(p: Params, what: str) -> str:
+    hint = "a lower train.learning_rate" + (" or a train.clipnorm (e.g. 5.0)" if p.train.clipnorm is None else "")
     return (f"{what}: training diverged (train.learning_rate={p.train.learning_rate:g}, train.clipnorm={p.train.clipnorm}); "
-            "try a lower train.learning_rate or a train.clipnorm. No checkpoint was written for this epoch; "
-            "the earlier ones are kept")
+            f"try {hint}. No checkpoint was written for this epoch; the earlier ones are kept")
 
 
 class AveragingError(UserError, RuntimeError):
