@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nmt.config import load_params
 from nmt.corpora import direction, resolve_corpus, text_pipelines
-from nmt.corpus import CorpusError, clean, grouped_split, read_corpus
+from nmt.corpus import CorpusError, clean, grouped_split, read_corpus, why_empty
 from nmt.fsutil import atomic_dir, write_json, write_lines
 from nmt.stage import run_stage
 
@@ -28,7 +28,7 @@ def main() -> int:
         counts["all"] = Counter()
         kept = clean(parts["all"], src_pipe, tgt_pipe, dedupe=True, counts=counts["all"], **opts)
         if not kept:
-            raise CorpusError(f"{RAW}: no pairs left after filtering (counts: {dict(counts['all'])})")
+            raise CorpusError(f"{RAW}: no pairs left after filtering{why_empty(counts['all'], d.max_len)}")
         split = grouped_split(kept, dev_size=d.dev_size, test_size=d.test_size, seed=params.seed)
     else:
         # The official dev and test sets are kept whole (bar empty lines) so that scores
@@ -46,7 +46,7 @@ def main() -> int:
         split["train"] = split["train"][: d.max_train_pairs]
     for part, pairs in split.items():
         if not pairs:
-            raise CorpusError(f"{RAW}: the {part} split is empty after filtering (counts: {dict(sum(counts.values(), Counter()))})")
+            raise CorpusError(f"{RAW}: the {part} split is empty after filtering{why_empty(counts.get(part) or sum(counts.values(), Counter()), d.max_len)}")
 
     with atomic_dir(OUT) as tmp:
         for part, pairs in split.items():
