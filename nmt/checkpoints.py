@@ -188,14 +188,14 @@ def tidy_checkpoints(store: CheckpointStore, keep_runs: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m nmt.checkpoints [--keep N]`: list the run folders, or keep only the N most recently used."""
+    """`python -m nmt.checkpoints [--keep N]`: list the run folders, or keep only the N most recently used
+    (run it while no training runs: it would remove the running one's folder too)."""
     parser = argparse.ArgumentParser(prog="python -m nmt.checkpoints", description=main.__doc__)
     parser.add_argument("--root", default="models/checkpoints", help="the checkpoint folder (default: models/checkpoints)")
     parser.add_argument("--keep", type=int, metavar="N", help="remove all run folders but the N most recently used")
     args = parser.parse_args(argv)
     if args.keep is not None and args.keep < 0:
         parser.error(f"--keep must be at least 0, got {args.keep}")
-    sweep(args.root)
     if args.keep is None:
         runs = other_runs(args.root)
         for r in runs:
