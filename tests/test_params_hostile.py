@@ -21,11 +21,11 @@ COMMITTED = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
 
 
 def _leaves(d: dict, prefix=()):
+    """Every key path, sections included (a section replaced by a scalar must be refused too)."""
     for k, v in d.items():
+        yield (*prefix, k)
         if isinstance(v, dict):
             yield from _leaves(v, (*prefix, k))
-        else:
-            yield (*prefix, k)
 
 
 LEAVES = sorted(_leaves(COMMITTED))
@@ -40,6 +40,8 @@ def _with(raw: dict, path: tuple, value) -> dict:
     out = copy.deepcopy(raw)
     node = out
     for k in path[:-1]:
+        if not isinstance(node.get(k), dict):  # an earlier change replaced the section
+            node[k] = {}
         node = node[k]
     node[path[-1]] = value
     return out
