@@ -45,6 +45,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+    except OutputError:  # a nested atomic write already named what it could not write
+        raise
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
     finally:
@@ -58,7 +60,8 @@ def sweep_stale(path: str | Path) -> list[Path]:
     removed = []
     if path.parent.is_dir():
         for p in path.parent.iterdir():
-            if p.name.startswith(f".{path.name}.") and p.name.endswith((".tmp", ".old")):
+            # "..name." too: the temporaries of an atomic write into a temporary folder (the export stage)
+            if p.name.startswith((f".{path.name}.", f"..{path.name}.")) and p.name.endswith((".tmp", ".old")):
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
                 removed.append(p)
     return removed

@@ -53,7 +53,10 @@ def main() -> int:
                 serving = export_serving(bundle, staging, read_lines(SPLIT / "dev.src"))
             write_manifest(staging)  # again, now with the SavedModel's files
     except OutputError as e:  # named as the output, not as its temporary folder
-        raise OutputError(f"cannot write {OUT}: {getattr(e.__cause__, 'strerror', None) or e}") from None
+        cause = e
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        raise OutputError(f"cannot write {OUT}: {getattr(cause, 'strerror', None) or e}") from None
     write_json(METRICS, {"max_abs_prob_diff": float(f"{result['max_abs_prob_diff']:.3g}"),
                          **{k: v for k, v in result.items() if k != "max_abs_prob_diff"}, "serving": serving})
     print(f"export: {OUT} reproduces the training model on {result['sentences']} dev sentences "
