@@ -2,7 +2,6 @@
 export that is killed before its proofs pass never leaves a bundle that can be used."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
