@@ -23,7 +23,7 @@ import numpy as np
 
 from nmt.errors import UserError
 from nmt.data import ParallelIds, batch_plan, teacher_forcing_batch
-from nmt.fsutil import atomic_dir, write_json
+from nmt.fsutil import atomic_dir, save_keras, write_json
 from nmt.manifest import REBUILD, BundleDamaged, check_manifest, write_manifest
 from nmt.model import Seq2Seq
 from nmt.text import TextPipeline
@@ -60,8 +60,8 @@ def save_bundle(seq: Seq2Seq, text: dict[str, TextPipeline], source_vocab: Vocab
         for side in ("source", "target"):
             if text[side].subword_model:
                 shutil.copyfile(text[side].subword_model, tmp / f"{side}.model")
-        seq.encoder.save(tmp / "encoder.keras")
-        seq.decoder_step.save(tmp / "decoder_step.keras")
+        save_keras(seq.encoder, tmp / "encoder.keras")  # byte-identical on every rerun
+        save_keras(seq.decoder_step, tmp / "decoder_step.keras")
         source_vocab.save(tmp / "source_vocab.json")
         target_vocab.save(tmp / "target_vocab.json")
         write_json(tmp / "config.json", {

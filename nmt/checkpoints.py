@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from nmt.fsutil import atomic_dir
+from nmt.fsutil import atomic_dir, save_keras
 
 _NAME = re.compile(r"^epoch-(\d{4,})$")
 _RUN = re.compile(r"^[0-9a-f]{16}$")
@@ -138,7 +138,7 @@ class CheckpointStore:
         """Write checkpoint `epoch` atomically, then drop this run's older ones beyond `keep_last`."""
         path = self.dir / f"epoch-{epoch:04d}"
         with atomic_dir(path) as tmp:
-            model.save(tmp / MODEL_FILE)
+            save_keras(model, tmp / MODEL_FILE)
             shutil.copyfile(best_weights, tmp / BEST_FILE)
             (tmp / STATE_FILE).write_text(json.dumps({**state, "epoch": epoch, "fingerprint": self.fingerprint}, indent=1))
         stale = {c.path for c in self.ours()} - {c.path for c in self.ours()[-self.keep_last :]}

@@ -130,10 +130,12 @@ def clean(
     max_len: int | None,
     dedupe: bool,
     counts: Counter,
+    raw_targets: list[str] | None = None,
 ) -> list[tuple[str, str]]:
     """Normalize and tokenize both sides; drop empty, overlong (> max_len words) and repeated pairs.
 
-    Adds to `counts`: "read", "kept" and "dropped_<reason>".
+    Adds to `counts`: "read", "kept" and "dropped_<reason>". `raw_targets`, when given, receives
+    the target side of each kept pair as the corpus wrote it: the references test scores use.
     """
     out, seen = [], set()
     for p in pairs:
@@ -152,6 +154,8 @@ def clean(
                 continue
             seen.add((s, t))
         out.append((s, t))
+        if raw_targets is not None:
+            raw_targets.append(p.tgt)
         counts["kept"] += 1
     return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -103,3 +104,50 @@ def read_lines(path: str | Path) -> list[str]:
     """The lines of a file written by `write_lines` (split on "\\n" only, unlike str.splitlines)."""
     text = Path(path).read_text(encoding="utf-8")
     return text.split("\n")[:-1] if text else []
+
+
+# A `.keras` file is a zip archive whose entries carry the time they were written, whose
+# metadata.json holds the save date and whose config.json numbers shared objects by their
+# memory address: two saves of the same model differ in those bytes alone. Fixing them makes
+# model files (and DVC's hashes of models/) the same on every rerun.
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
+FIXED_SAVE_DATE = "1980-01-01@00:00:00"
+
+
+def _number_shared_objects(config: bytes) -> bytes:
+    """Keras's shared-object ids (memory addresses) renumbered 1, 2, ... in order of appearance."""
+    ids: dict[bytes, int] = {}
+    return re.sub(rb'"shared_object_id": (\d+)', lambda m: b'"shared_object_id": %d' % ids.setdefault(m[1], len(ids) + 1), config)
+
+
+def save_keras(model, path: str | Path) -> None:
+    """`model.save(path)` with fixed entry times and save date, and shared objects numbered in
+    order of appearance: byte-identical for equal models.
+
+    Keras reads neither date on loading, and only matches shared-object numbers with each other;
+    everything else (names, order, compression, the weights' HDF5 file, which h5py writes without
+    timestamps) is kept as Keras wrote it."""
+    import zipfile
+
+    path = Path(path)
+    model.save(path)
+    tmp = path.with_name(f".{path.name}.fixed.tmp")
+    try:
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename == "metadata.json":
+                    meta = json.loads(data)
+                    if "date_saved" in meta:
+                        meta["date_saved"] = FIXED_SAVE_DATE
+                    data = json.dumps(meta).encode()
+                elif info.filename == "config.json":
+                    data = _number_shared_objects(data)
+                fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
+                fixed.compress_type, fixed.external_attr, fixed.create_system = info.compress_type, info.external_attr, info.create_system
+                dst.writestr(fixed, data)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -26,7 +26,7 @@ from nmt.config import ModelParams, Params, TrainParams
 from nmt.data import ParallelIds, batches_per_epoch, encode_lines, evaluation_dataset, training_dataset
 from nmt.distribute import Role, build_for_fit, make_strategy
 from nmt.errors import UserError
-from nmt.fsutil import atomic_dir, read_lines, write_json
+from nmt.fsutil import atomic_dir, read_lines, save_keras, write_json
 from nmt.model import Seq2Seq, build_seq2seq
 from nmt.text import TextPipeline
 from nmt.vocab import Vocabulary
@@ -39,7 +39,7 @@ class TrainPaths:
     out: Path = Path("models/train")
     checkpoints: Path = Path("models/checkpoints")
     live: Path = Path("metrics/train")
-    speed: Path = Path("metrics/train_speed.json")
+    speed: Path = Path("timings/train_speed.json")  # not a DVC metric: timings vary between runs
 
 
 def set_determinism(seed: int) -> None:
@@ -358,7 +358,7 @@ def _train(params: Params, paths: TrainPaths, work: Path) -> dict:
         model.load_weights(best_path)
     live.end()
     with atomic_dir(paths.out) as tmp:
-        model.save(tmp / "model.keras")
+        save_keras(model, tmp / "model.keras")  # byte-identical on every rerun
         write_json(tmp / "config.json", {"model": params.to_dict()["model"], "seed": params.seed, "best": state["best"],
                                          **({"averaged": averaged} if averaged else {}), "epochs": params.epochs})
     median = float(np.median(callback.epoch_seconds)) if callback.epoch_seconds else None

@@ -50,10 +50,26 @@ def test_repro_runs_all_six_stages_and_leaves_models_and_metrics(project):
         "config.json", "decoder_step.keras", "encoder.keras", "manifest.json", "serving", "source_vocab.json", "target_vocab.json"]
     assert (repo / "models/bundle/serving/1/saved_model.pb").is_file()
     assert (repo / "models/train/model.keras").is_file()
-    speed = read_json(repo / "metrics/train_speed.json")
+    speed = read_json(repo / "timings/train_speed.json")
     assert speed["epochs_run"] == 2 and speed["target_tokens_per_second"] > 0
     assert 100 < speed["peak_rss_mib"] < 8192  # the stage's own peak, read from the OS
     assert checkpoints(repo) == ["epoch-0001", "epoch-0002"]
+
+
+def test_evaluate_scores_the_mirror_test_file_as_the_readme_sacrebleu_command_does(project):
+    """References as distributed (not the normalised test.tgt), and every figure re-checkable."""
+    import tarfile
+
+    from test_scores import run_readme_block
+
+    repo, _ = project
+    with tarfile.open(repo / "data/mirror/small_parallel_enja.tar.gz") as tar:
+        assert (repo / "data/split/test.ref").read_bytes() == tar.extractfile("small_parallel_enja/test.ja").read()
+    ev = read_json(repo / "metrics/eval.json")
+    cli = {r["name"]: r["score"] for r in run_readme_block("recheck", repo)}
+    [tokens] = run_readme_block("recheck-tokens", repo)
+    assert cli == {"BLEU": ev["bleu"], "chrF2": ev["chrf"], "TER": ev["ter"]}
+    assert tokens["score"] == ev["bleu_corpus_tokens"]
 
 
 def test_training_curves_are_dvc_plots(project):
