@@ -214,7 +214,8 @@ def _build(cls, raw, where: str, problems: list[str], complete: bool = False):
 
 
 def _join(where: str, key) -> str:
-    return f"{where}.{key}" if where else str(key)
+    key = key if isinstance(key, str) and key.isprintable() and key.strip() == key else repr(key)  # one line per problem
+    return f"{where}.{key}" if where else key
 
 
 def _similar(a: str, b: str) -> bool:
