@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nmt.config import load_params
 from nmt.corpora import direction, resolve_corpus, text_pipelines
-from nmt.corpus import CorpusError, clean, grouped_split, read_corpus
+from nmt.corpus import CorpusError, clean, grouped_split, read_corpus, why_empty
 from nmt.fsutil import atomic_dir, write_json, write_lines
 from nmt.stage import run_stage
 
@@ -30,7 +30,7 @@ def main() -> int:
         counts["all"], raw = Counter(), []
         kept = clean(parts["all"], src_pipe, tgt_pipe, dedupe=True, counts=counts["all"], raw_targets=raw, **opts)
         if not kept:
-            raise CorpusError(f"{RAW}: no pairs left after filtering (counts: {dict(counts['all'])})")
+            raise CorpusError(f"{RAW}: no pairs left after filtering{why_empty(counts['all'], d.max_len)}")
         split = grouped_split(kept, dev_size=d.dev_size, test_size=d.test_size, seed=params.seed)
         raw_of = dict(zip(kept, raw))  # kept pairs are distinct (de-duplicated)
         test_ref = [raw_of[pair] for pair in split["test"]]
@@ -51,7 +51,7 @@ def main() -> int:
         split["train"] = split["train"][: d.max_train_pairs]
     for part, pairs in split.items():
         if not pairs:
-            raise CorpusError(f"{RAW}: the {part} split is empty after filtering (counts: {dict(sum(counts.values(), Counter()))})")
+            raise CorpusError(f"{RAW}: the {part} split is empty after filtering{why_empty(counts.get(part) or sum(counts.values(), Counter()), d.max_len)}")
 
     with atomic_dir(OUT) as tmp:
         for part, pairs in split.items():
