@@ -4,8 +4,8 @@ Modules, one concept each (ARCHITECTURE.md draws them): config (params), artifac
 stages hand each other, and where), limits (decode defaults), errors/stage/fsutil (one-line
 errors, atomic outputs); corpora/download/corpus (data), text/graph_text/vocab (the shared text
 pipeline, and its TensorFlow twin), data (tf.data batches); model (the encoder-decoder and its
-inference models), loss, runtime, distribute, checkpoints, training; bundle (the exported
-models), decoding (greedy/beam), translate, serving (the SavedModel), evaluation (sacrebleu),
+inference models), loss, runtime, distribute, checkpoints, training; bundle/manifest (the exported
+models, and their checksums), decoding (greedy/beam), translate, serving (the SavedModel), evaluation (sacrebleu),
 report, cli, and serve/tfserving/batching (`nmt serve`, over HTTP).
 """
 

@@ -6,6 +6,7 @@ models/bundle/
   source_vocab.json, target_vocab.json
   config.json         the two text pipelines, the state names, model facts
   source.model, target.model   the sentencepiece models, at the subword level only
+  manifest.json       the sha256 of every other file, checked at every load (nmt/manifest.py)
 It needs neither the training model nor params.yaml. `verify_bundle` proves that the reloaded
 pair, run one step at a time, reproduces the training model's teacher-forced distributions.
 """
@@ -24,6 +25,7 @@ from nmt.artifacts import ArtifactError, BestEpoch, BundleConfig, read_bundle_co
 from nmt.data import ParallelIds, batch_plan, teacher_forcing_batch
 from nmt.errors import UserError
 from nmt.fsutil import atomic_dir, save_keras
+from nmt.manifest import REBUILD, BundleDamaged, check_manifest, write_manifest
 from nmt.model import InferenceModels, Seq2Seq, state_names
 from nmt.text import TextPipeline
 from nmt.vocab import Vocabulary
@@ -79,37 +81,67 @@ def save_bundle(seq: Seq2Seq, text: dict[str, TextPipeline], source_vocab: Vocab
         write_bundle_config(tmp, BundleConfig(
             format_version=FORMAT_VERSION, source=text["source"], target=text["target"], state_names=seq.state_names,
             model=seq.params, pretokenized=pretokenized, trained_epochs=trained_epochs, best=best, corpus=corpus))
+        write_manifest(tmp)  # last: checked at every load
 
 
 def load_bundle(path: str | Path = "models/bundle") -> Bundle:
+    """Load a bundle, checking first that its files are those the export wrote (the manifest);
+    any damage is a `BundleError` naming the file and the stage that rebuilds it."""
     path = Path(path)
     missing = [f for f in FILES if not (path / f).is_file()]
+    config = None
     if not missing:
-        raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        missing = [raw[side]["subword_model"] for side in ("source", "target")
-                   if raw.get(side, {}).get("subword_model") and not (path / raw[side]["subword_model"]).is_file()]
+        try:
+            raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except ValueError:
+            raw = None  # damaged: the manifest check below names it
+        if isinstance(raw, dict):
+            missing = [raw[side]["subword_model"] for side in ("source", "target")
+                       if isinstance(raw.get(side), dict) and raw[side].get("subword_model")
+                       and not (path / raw[side]["subword_model"]).is_file()]
     if missing:
         what = "does not exist" if not path.is_dir() else f"is incomplete: {', '.join(missing)} missing"
         raise BundleError(f"the model bundle {path} {what}; the `export` stage makes it: run `dvc repro export`")
-    if raw.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"{path / 'config.json'}: bundle format {raw.get('format_version')} is not {FORMAT_VERSION}; re-export it")
     try:
+        check_manifest(path)
+    except BundleDamaged as e:
+        raise BundleError(str(e)) from None
+    if not isinstance(raw, dict) or raw.get("format_version") != FORMAT_VERSION:
+        found = raw.get("format_version") if isinstance(raw, dict) else "unreadable"
+        raise BundleError(f"{path / 'config.json'}: bundle format {found} is not {FORMAT_VERSION}; {REBUILD}")
+    try:  # the manifest matched: a bundle written wrong, not damaged since
         config = read_bundle_config(path, raw)
-    except ArtifactError as e:  # BundleError is what `nmt translate` and `nmt serve` report in one line
+    except ArtifactError as e:
         raise BundleError(f"inconsistent bundle: {e}") from None
     if config.state_names != state_names(config.model):
-        raise BundleError(f"{path / 'config.json'}: its state names do not match its model params; re-export it")
+        raise BundleError(f"{path / 'config.json'}: its state names do not match its model params; {REBUILD}")
     try:
         encoder = keras.models.load_model(path / "encoder.keras", compile=False)
         decoder_step = keras.models.load_model(path / "decoder_step.keras", compile=False)
     except (OSError, ValueError) as e:
         raise BundleError(f"{path}: cannot load the models ({e}); re-run `dvc repro export`") from e
-    return Bundle(
+    bundle = Bundle(
         InferenceModels(encoder, decoder_step, config.model),
         Vocabulary.load(path / "source_vocab.json"),
         Vocabulary.load(path / "target_vocab.json"),
         config,
     )
+    check_sizes(bundle, path)
+    return bundle
+
+
+def check_sizes(bundle: Bundle, path: Path) -> None:
+    """The vocabularies must have as many entries as the models have embedding rows and outputs."""
+    sizes = {
+        "source_vocab.json": (len(bundle.source_vocab), [layer.input_dim for layer in bundle.encoder.layers
+                                                          if isinstance(layer, keras.layers.Embedding)]),
+        "target_vocab.json": (len(bundle.target_vocab), [layer.input_dim for layer in bundle.decoder_step.layers
+                                                          if isinstance(layer, keras.layers.Embedding)]
+                              + [bundle.decoder_step.outputs[0].shape[-1]]),
+    }
+    for name, (entries, model_sizes) in sizes.items():
+        if any(n != entries for n in model_sizes):
+            raise BundleError(f"{path / name}: {entries} entries, but the model was built for {model_sizes[0]}; {REBUILD}")
 
 
 def verify_bundle(training: keras.Model, bundle: Bundle, data: ParallelIds, *, sentences: int, batch_size: int, tolerance: float) -> dict:
@@ -122,7 +154,8 @@ def verify_bundle(training: keras.Model, bundle: Bundle, data: ParallelIds, *, s
         expected = np.exp(keras.ops.convert_to_numpy(keras.ops.log_softmax(training([src, tgt_in], training=False), axis=-1)))
         got = np.exp(bundle.inference.teacher_forced_log_probs(src, tgt_in))
         real = weights > 0
-        worst = max(worst, float(np.abs(got - expected)[real].max()))
+        diff = float(np.abs(got - expected)[real].max())  # NaN if either side has one
+        worst = diff if not diff <= worst else worst  # not max(): max(worst, nan) keeps `worst`
         tokens += int(real.sum())
     result = {"sentences": len(subset), "target_tokens": tokens, "max_abs_prob_diff": worst, "tolerance": tolerance}
     if not worst <= tolerance:

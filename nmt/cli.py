@@ -18,6 +18,8 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from nmt.config import finite_float
+
 DEFAULT_BUNDLE = "models/bundle"
 
 
@@ -134,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--file", help="read sentences from this UTF-8 file, one per line")
     t.add_argument("--beam", type=_positive, default=1, help="beam size (default 1: greedy)")
     t.add_argument("--n-best", type=_positive, default=1, help="print this many hypotheses per sentence (Moses n-best format)")
-    t.add_argument("--length-penalty", type=float, default=1.0, help="beam scores are log-prob / length**this (default 1.0)")
+    t.add_argument("--length-penalty", type=finite_float, default=1.0, help="beam scores are log-prob / length**this (default 1.0)")
     t.add_argument("--batch-size", type=_positive, default=64, help="sentences decoded together (default 64)")
     t.add_argument("--tokens", action="store_true", help="print corpus tokens instead of detokenized text")
     t.add_argument("--attention", metavar="OUT.html|OUT.png", help="also draw the attention of the sentences given as arguments (HTML: all, PNG: the first)")
@@ -161,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--port", type=int, default=8501, help="port (default 8501, TF Serving's REST port; 0: any free one)")
     v.add_argument("--name", default="nmt", help="the model name in /v1/models/<name> (default: nmt)")
     v.add_argument("--max-batch", type=_positive, default=64, help="sentences of concurrent requests decoded together (default 64)")
-    v.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits for others to batch with (default 5)")
+    v.add_argument("--max-wait-ms", type=finite_float, default=5.0, help="how long a request waits for others to batch with (default 5)")
     v.add_argument("--max-request-sentences", type=_positive, default=256, help="sentences in one request (default 256)")
     v.add_argument("--max-sentence-chars", type=_positive, default=2000, help="characters in one sentence (default 2000)")
     v.set_defaults(func=cmd_serve)

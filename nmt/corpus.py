@@ -34,6 +34,14 @@ class Pair:
 def _read_lines(path: Path) -> list[str]:
     """The lines of a UTF-8 text file, without line ends (LF or CRLF) or a byte-order mark."""
     data = path.read_bytes()
+    if not data:
+        raise CorpusError(f"{path}: the file is empty (0 bytes)")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        raise CorpusError(f"{path}: UTF-16 text (a UTF-16 byte-order mark or NUL bytes), not UTF-8; "
+                          "convert it, e.g. `iconv -f UTF-16 -t UTF-8`")
+    if b"\r" in data and b"\n" not in data:
+        raise CorpusError(f"{path}: lines end in a carriage return alone (classic Mac line ends); "
+                          "convert them to LF, e.g. `tr '\\r' '\\n'`")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     lines = data.split(b"\n")
@@ -153,6 +161,15 @@ def clean(
     return out
 
 
+def why_empty(counts: Counter, max_len: int | None) -> str:
+    """What to change when filtering left a split empty: the params that dropped the pairs."""
+    hint = f" (counts: {dict(counts)})"
+    if counts.get("dropped_too_long") and max_len is not None:
+        hint += (f"; data.max_len={max_len} dropped {counts['dropped_too_long']} of {counts['read']} pairs "
+                 "as too long: raise data.max_len")
+    return hint
+
+
 def grouped_split(
     pairs: list[tuple[str, str]], *, dev_size: int, test_size: int, seed: int
 ) -> dict[str, list[tuple[str, str]]]:
@@ -207,7 +224,7 @@ def make_split(parts: dict[str, list[Pair]], src: TextPipeline, tgt: TextPipelin
         counts["all"], raw = Counter(), []
         kept = clean(parts["all"], src, tgt, dedupe=True, counts=counts["all"], raw_targets=raw, **opts)
         if not kept:
-            raise CorpusError(f"{where}: no pairs left after filtering (counts: {dict(counts['all'])})")
+            raise CorpusError(f"{where}: no pairs left after filtering{why_empty(counts['all'], data.max_len)}")
         split = grouped_split(kept, dev_size=data.dev_size, test_size=data.test_size, seed=seed)
         raw_of = dict(zip(kept, raw))  # kept pairs are distinct (de-duplicated)
         test_ref = [raw_of[pair] for pair in split["test"]]
@@ -222,5 +239,6 @@ def make_split(parts: dict[str, list[Pair]], src: TextPipeline, tgt: TextPipelin
         split["train"] = split["train"][: data.max_train_pairs]
     for part, pairs in split.items():
         if not pairs:
-            raise CorpusError(f"{where}: the {part} split is empty after filtering (counts: {dict(sum(counts.values(), Counter()))})")
+            raise CorpusError(f"{where}: the {part} split is empty after filtering"
+                              f"{why_empty(counts.get(part) or sum(counts.values(), Counter()), data.max_len)}")
     return split, test_ref, counts

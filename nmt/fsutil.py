@@ -26,10 +26,12 @@ class OutputError(UserError, OSError):
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a fresh temporary folder beside `path`; on success it replaces `path` whole."""
+    """Yield a fresh temporary folder beside `path`; on success it replaces `path` whole.
+    Temporaries of `path` that a killed process left behind are removed first."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        sweep_stale(path)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; outputs get the usual mode
     except OSError as e:
@@ -44,10 +46,26 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+    except OutputError:  # a nested atomic write already named what it could not write
+        raise
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sweep_stale(path: str | Path) -> list[Path]:
+    """Remove the temporary (`.<name>.*.tmp`) and replaced (`.<name>.old`) folders and files of
+    `path` that a killed `atomic_dir` or `write_text` left beside it. Returns what was removed."""
+    path = Path(path)
+    removed = []
+    if path.parent.is_dir():
+        for p in path.parent.iterdir():
+            # "..name." too: the temporaries of an atomic write into a temporary folder (the export stage)
+            if p.name.startswith((f".{path.name}.", f"..{path.name}.")) and p.name.endswith((".tmp", ".old")):
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -55,6 +73,7 @@ def write_text(path: str | Path, text: str) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        sweep_stale(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
@@ -69,7 +88,12 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def write_json(path: str | Path, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    """JSON as the standard defines it: a NaN or an infinity is refused, never written bare."""
+    try:
+        text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False, allow_nan=False)
+    except ValueError:
+        raise OutputError(f"cannot write {path}: it would hold NaN or infinity, which JSON cannot represent") from None
+    write_text(path, text + "\n")
 
 
 def write_lines(path: str | Path, lines) -> None:

@@ -9,9 +9,9 @@ checkpoints and their averaging in nmt/checkpoints.py, the files read in nmt/art
 
 from __future__ import annotations
 
+import math
 import resource
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +20,22 @@ import keras
 import numpy as np
 
 from nmt.artifacts import PATHS, Averaged, BestEpoch, Paths, TrainedModel, read_split_part, read_vocabularies
-from nmt.checkpoints import BEST_FILE, MODEL_FILE, Checkpoint, CheckpointStore, average_checkpoints, random_states, run_fingerprint
+from nmt.checkpoints import (
+    BEST_FILE,
+    MODEL_FILE,
+    Checkpoint,
+    CheckpointStore,
+    average_checkpoints,
+    random_states,
+    run_fingerprint,
+    scratch_folder,
+    sweep_work_folders,
+    tidy_checkpoints,
+)
 from nmt.config import Params
 from nmt.data import batches_per_epoch, evaluation_dataset, training_dataset
 from nmt.distribute import Role, build_for_fit, make_strategy, weights_digest
+from nmt.errors import UserError
 from nmt.fsutil import read_lines
 from nmt.loss import compile_model
 from nmt.model import build_seq2seq
@@ -62,6 +74,12 @@ class TrainingResult:
 def train(params: Params, paths: Paths = PATHS, *, dev_bleu: bool = True) -> TrainingResult | None:
     """Train (or resume) and return what the stage writes; None on a worker other than the chief.
     `dev_bleu=False` leaves out the per-epoch dev BLEU (nmt/devbleu.py); nothing else changes."""
+    sweep_work_folders()
+    with scratch_folder() as work:
+        return _train(params, paths, work, dev_bleu)
+
+
+def _train(params: Params, paths: Paths, work: Path, dev_bleu: bool) -> TrainingResult | None:
     from dvclive import Live
 
     t = params.train
@@ -77,9 +95,10 @@ def train(params: Params, paths: Paths = PATHS, *, dev_bleu: bool = True) -> Tra
     if role.count > 1:
         print(f"train: worker {role.index} of {role.count}" + (" (chief: writes checkpoints, curves and the model)" if role.chief else ""), flush=True)
 
-    data_files = [*paths.split.glob("*.src"), *paths.split.glob("*.tgt"), *paths.vocab.glob("*.json")]
+    data_files = [*paths.split.glob("*.src"), *paths.split.glob("*.tgt"), *paths.vocab.glob("*.json"), *paths.vocab.glob("*.model")]
     store = CheckpointStore(paths.checkpoints, run_fingerprint(params, data_files), max(t.keep_last, t.average_last))
-    work = Path(tempfile.mkdtemp(prefix="nmt-train-"))
+    if role.chief:  # the chief alone writes checkpoints, so it alone tidies them
+        tidy_checkpoints(store, t.keep_runs)
     best_path = work / BEST_FILE
     state = resume(model, strategy, store, params.epochs, best_path)
 
@@ -116,11 +135,9 @@ def train(params: Params, paths: Paths = PATHS, *, dev_bleu: bool = True) -> Tra
     if role.count > 1:  # workers in step print the same fingerprint
         print(f"train: worker {role.index} done; weights sha256 {weights_digest(model)}", flush=True)
     if not role.chief:  # the chief alone writes the results
-        shutil.rmtree(work, ignore_errors=True)
         return None
     averaged = keep_final_weights(model, params, store, best_path, dev_ids, live)
     live.end()
-    shutil.rmtree(work, ignore_errors=True)
     info = TrainedModel(model=params.model, seed=params.seed, best=state.best, epochs=params.epochs, averaged=averaged)
     return TrainingResult(model, info, speed_summary(callback.epoch_seconds, tokens, callback.dev_bleu_seconds))
 
@@ -191,6 +208,8 @@ class EpochEnd(keras.callbacks.Callback):
         self.t0 = self.last_report = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
+        if not math.isfinite(logs["loss"]):
+            raise NonFiniteLossError(non_finite_message(self.p, f"the training loss is {logs['loss']} at epoch {self.state.epochs_done + 1}, batch {batch + 1}"))
         now = time.perf_counter()
         if now - self.last_report >= 30:  # a heartbeat on long epochs; logs stay short
             self.last_report = now
@@ -202,6 +221,8 @@ class EpochEnd(keras.callbacks.Callback):
         self.epoch_seconds.append(seconds)
         n = epoch + 1
         metrics = {k: float(v) for k, v in sorted(logs.items())}
+        if bad := [k for k, v in metrics.items() if not math.isfinite(v)]:
+            raise NonFiniteLossError(non_finite_message(self.p, f"{', '.join(bad)} is not finite at the end of epoch {n}"))
         if self.dev_bleu is not None:  # after the epoch's timing: it is not training time
             metrics["val_bleu"], bleu_seconds = self.dev_bleu()
             self.dev_bleu_seconds.append(bleu_seconds)
@@ -224,6 +245,16 @@ class EpochEnd(keras.callbacks.Callback):
             state.rng = [v.numpy().tolist() for v in random_states(self.model)]
             path = self.store.save(n, self.model, self.best_path, state.to_dict())
             print(f"  checkpoint: {path}", flush=True)
+
+
+class NonFiniteLossError(UserError, ArithmeticError):
+    """The loss became NaN or infinite: the run stops before it writes a checkpoint of it."""
+
+
+def non_finite_message(p: Params, what: str) -> str:
+    hint = "a lower train.learning_rate" + (" or a train.clipnorm (e.g. 5.0)" if p.train.clipnorm is None else "")
+    return (f"{what}: training diverged (train.learning_rate={p.train.learning_rate:g}, train.clipnorm={p.train.clipnorm}); "
+            f"try {hint}. No checkpoint was written for this epoch; the earlier ones are kept")
 
 
 def log_epoch(live, n: int, metrics: dict, best: BestEpoch) -> None:

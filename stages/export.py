@@ -8,11 +8,11 @@ Translator does, greedy and beam 5 (metrics/export.json); it fails otherwise. Su
 get no SavedModel (core TensorFlow cannot run sentencepiece): the stage says so and goes on.
 """
 
-import shutil
 import sys
+from pathlib import Path
 
 from nmt.artifacts import PATHS
-from nmt.fsutil import write_json
+from nmt.fsutil import OutputError, atomic_dir, write_json
 from nmt.stage import run_stage
 
 OUT, METRICS = PATHS.bundle, PATHS.metrics / "export.json"
@@ -24,6 +24,7 @@ def main() -> int:
     from nmt.artifacts import read_split_part, read_trained_model, read_vocabularies
     from nmt.bundle import load_bundle, save_bundle, verify_bundle
     from nmt.fsutil import read_lines
+    from nmt.manifest import write_manifest
     from nmt.model import build_seq2seq
     from nmt.serving import unsupported
 
@@ -31,20 +32,27 @@ def main() -> int:
     seq = build_seq2seq(trained.model, len(vocab.source), len(vocab.target), seed=trained.seed)
     seq.training.load_weights(PATHS.trained / "model.keras")
     text = vocab.text
-    save_bundle(seq, {"source": text.source, "target": text.target}, vocab.source, vocab.target, OUT,
-                pretokenized=text.pretokenized, corpus=text.corpus, trained_epochs=trained.epochs, best=trained.best)
+    # The bundle is written and proven in a temporary folder that takes OUT's place only once
+    # every proof has passed: a failed or killed export leaves the previous bundle (or none),
+    # never one that is unproven or lacks a part. A killed export's folder is swept next time.
     try:
-        result = verify_bundle(seq.training, load_bundle(OUT), read_split_part(PATHS.split, "dev", vocab),
-                               sentences=CHECK_SENTENCES, batch_size=50, tolerance=TOLERANCE)
-        bundle = load_bundle(OUT)
-        if reason := unsupported(bundle):
-            print(f"export: no serving SavedModel: {reason}")
-            serving = {"skipped": "subword level"}
-        else:
-            serving = export_serving(bundle, read_lines(PATHS.split / "dev.src"))
-    except Exception:  # a failed proof, or a SavedModel that could not be written (e.g. a full disk)
-        shutil.rmtree(OUT, ignore_errors=True)  # a bundle that fails its proof, or lacks a part, must not be used
-        raise
+        with atomic_dir(OUT) as staging:
+            save_bundle(seq, {"source": text.source, "target": text.target}, vocab.source, vocab.target, staging,
+                        pretokenized=text.pretokenized, corpus=text.corpus, trained_epochs=trained.epochs, best=trained.best)
+            result = verify_bundle(seq.training, load_bundle(staging), read_split_part(PATHS.split, "dev", vocab),
+                                   sentences=CHECK_SENTENCES, batch_size=50, tolerance=TOLERANCE)
+            bundle = load_bundle(staging)
+            if reason := unsupported(bundle):
+                print(f"export: no serving SavedModel: {reason}")
+                serving = {"skipped": "subword level"}
+            else:
+                serving = export_serving(bundle, staging, read_lines(PATHS.split / "dev.src"))
+            write_manifest(staging)  # again, now with the SavedModel's files
+    except OutputError as e:  # named as the output, not as its temporary folder
+        cause = e
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        raise OutputError(f"cannot write {OUT}: {getattr(cause, 'strerror', None) or e}") from None
     write_json(METRICS, {"max_abs_prob_diff": float(f"{result['max_abs_prob_diff']:.3g}"),
                          **{k: v for k, v in result.items() if k != "max_abs_prob_diff"}, "serving": serving})
     print(f"export: {OUT} reproduces the training model on {result['sentences']} dev sentences "
@@ -55,12 +63,12 @@ def main() -> int:
     return 0
 
 
-def export_serving(bundle, dev_source: list[str]) -> dict:
+def export_serving(bundle, bundle_dir: Path, dev_source: list[str]) -> dict:
     """The SavedModel beside the bundle's files, proven on dev sentences typed as plain text."""
     from nmt.serving import save_serving_model, verify_serving_model
     from nmt.translate import Translator
 
-    path = save_serving_model(bundle, OUT)
+    path = save_serving_model(bundle, bundle_dir)
     sentences = [bundle.source_text.detokenize(line) for line in dev_source[:SERVING_GREEDY]]
     return verify_serving_model(path, Translator(bundle), sentences, beam_size=BEAM_SIZE, beam_sentences=SERVING_BEAM)
 

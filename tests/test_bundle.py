@@ -73,10 +73,13 @@ def test_a_subword_bundle_carries_its_sentencepiece_models(tmp_path):
 def test_a_bundle_config_from_another_version_is_a_one_line_bundle_error(tmp_path):
     import json
 
+    from nmt.manifest import write_manifest
+
     tiny_bundle(tmp_path / "b", ModelParams(embedding_dim=8, units=16))
     config = json.loads((tmp_path / "b" / "config.json").read_text())
     config["model"]["cell"] = "transformer"
     (tmp_path / "b" / "config.json").write_text(json.dumps(config))
+    write_manifest(tmp_path / "b")  # written so by another version, not damaged since
     with pytest.raises(BundleError, match=r"config.json: .*model.cell: 'transformer' is not one of") as e:
         load_bundle(tmp_path / "b")
     assert "\n" not in str(e.value)

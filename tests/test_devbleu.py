@@ -32,6 +32,12 @@ write_json(out / "speed.json", result.speed)
 """
 
 
+def only_run(checkpoints):
+    """The one run folder (named by the run fingerprint) under a checkpoints folder."""
+    (run,) = [p for p in checkpoints.iterdir() if not p.name.startswith(".")]
+    return run
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     repo = copy_repo(tmp_path_factory.mktemp("repo"), TINY)
@@ -66,6 +72,8 @@ def test_dev_bleu_changes_neither_the_weights_nor_the_losses(runs):
     assert len(curves) >= 4  # train and dev loss and accuracy
     for curve in curves:
         assert (repo / "on/metrics/train" / curve).read_bytes() == (repo / "off/metrics/train" / curve).read_bytes(), curve
+    run_on, run_off = (only_run(repo / mode / "checkpoints") for mode in ("on", "off"))
+    assert run_on.name == run_off.name  # the dev BLEU is not part of the run fingerprint
     for ckpt in ("epoch-0001", "epoch-0002"):  # every epoch's weights, not only the kept model
-        a, b = (layer_weights(repo / mode / "checkpoints" / ckpt / "training.keras") for mode in ("on", "off"))
+        a, b = (layer_weights(run / ckpt / "training.keras") for run in (run_on, run_off))
         assert all(a[n].tobytes() == b[n].tobytes() for n in a)

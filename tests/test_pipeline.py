@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from browser import colour_pixels, render
-from pipeline_helpers import copy_repo, dvc, read_json, run
+from pipeline_helpers import checkpoints, copy_repo, dvc, read_json, resumed_from, run
 from s3_server import CREDENTIALS, s3_server
 
 pytestmark = pytest.mark.slow
@@ -49,13 +49,13 @@ def test_repro_runs_all_six_stages_and_leaves_models_and_metrics(project):
     # The serving SavedModel translated dev sentences exactly as the Python Translator did.
     assert export["serving"] == {"greedy": {"sentences": 200, "identical": 200}, "beam_5": {"sentences": 64, "identical": 64}}
     assert sorted(p.name for p in (repo / "models/bundle").iterdir()) == [
-        "config.json", "decoder_step.keras", "encoder.keras", "serving", "source_vocab.json", "target_vocab.json"]
+        "config.json", "decoder_step.keras", "encoder.keras", "manifest.json", "serving", "source_vocab.json", "target_vocab.json"]
     assert (repo / "models/bundle/serving/1/saved_model.pb").is_file()
     assert (repo / "models/train/model.keras").is_file()
     speed = read_json(repo / "timings/train_speed.json")
     assert speed["epochs_run"] == 2 and speed["target_tokens_per_second"] > 0
     assert 100 < speed["peak_rss_mib"] < 8192  # the stage's own peak, read from the OS
-    assert sorted(p.name for p in (repo / "models/checkpoints").iterdir()) == ["epoch-0001", "epoch-0002"]
+    assert checkpoints(repo) == ["epoch-0001", "epoch-0002"]
 
 
 def test_evaluate_scores_the_mirror_test_file_as_the_readme_sacrebleu_command_does(project):
@@ -161,7 +161,7 @@ def test_exp_run_with_more_epochs_resumes_from_the_checkpoint(project):
     run(["git", "add", "-A"], repo)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny run"], repo)
     out = dvc("exp", "run", "-S", "epochs=3", cwd=repo).stdout
-    assert "resuming from models/checkpoints/epoch-0002 (epoch 2)" in out
+    assert resumed_from(out, 2), out
     assert "epochs 3..3" in out and "epoch 1/3" not in out
     assert read_json(repo / "metrics/train/metrics.json")["step"] == 3
     rows = (repo / "metrics/train/plots/metrics/dev/loss.tsv").read_text().splitlines()[1:]
