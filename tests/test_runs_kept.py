@@ -114,7 +114,10 @@ def test_a_run_killed_while_writing_a_checkpoint_leaves_nothing_that_survives_th
     assert f"removed {junk[0]} (left by a killed run)" in out
     assert "no checkpoint of this run" in out and "epochs 1..2" in out
     assert list((root / "models/checkpoints").rglob("*.tmp")) == []
-    assert list(scratch.iterdir()) == []  # the killed run's scratch folder swept, this run's removed
+    # The killed run's scratch folder swept, this run's removed. TensorFlow's autograph writes the
+    # code of each tf.function it converts (the per-epoch dev BLEU's decoder) to the temporary folder
+    # and removes it at exit: those files are not ours.
+    assert [p for p in scratch.iterdir() if not p.name.startswith("__autograph_generated_file")] == []
 
 
 def test_a_diverging_run_stops_with_one_clear_error_and_writes_no_checkpoint_or_nan(tmp_path, capsys):
