@@ -91,8 +91,29 @@ def render_curves(plots_json: str, out_dir: Path) -> list[Path]:
     return images
 
 
-def build_report(base: str, out_dir: Path, repo: Path = Path(".")) -> Path:
-    """Writes out_dir/report.md (and out_dir/curves/*.png) comparing the workspace with `base`."""
+def resolve_experiment(name: str, repo: Path) -> str:
+    """The commit of an experiment named as `dvc exp show` names it, or of any git revision."""
+    refs = _git("for-each-ref", "--format=%(objectname)", f"refs/exps/*/*/{name}", cwd=repo).split()
+    if len(set(refs)) > 1:
+        raise ReportError(f"{len(refs)} experiments are named {name!r}: give the commit instead (`dvc exp show --sha`)")
+    if refs:
+        return refs[0]
+    try:
+        return _git("rev-parse", "--verify", f"{name}^{{commit}}", cwd=repo).strip()
+    except ReportError:
+        raise ReportError(f"no experiment or revision named {name!r} in {repo} (see `dvc exp show`)") from None
+
+
+def _samples_at(rev: str, repo: Path) -> list[tuple[str, str, str]]:
+    try:
+        return parse_samples(_git("show", f"{rev}:{SAMPLES}", cwd=repo))
+    except ReportError:
+        return []
+
+
+def build_report(base: str, out_dir: Path, repo: Path = Path("."), *, head: str | None = None) -> Path:
+    """Writes out_dir/report.md (and out_dir/curves/*.png) comparing the workspace, or the
+    experiment or revision `head`, with `base`."""
     repo = repo.resolve()
     try:
         _git("rev-parse", "--show-toplevel", cwd=repo)
@@ -102,21 +123,25 @@ def build_report(base: str, out_dir: Path, repo: Path = Path(".")) -> Path:
         base_sha = _git("rev-parse", "--short", "--verify", f"{base}^{{commit}}", cwd=repo).strip()
     except ReportError:
         raise ReportError(f"no such revision {base!r} in {repo} (try a branch, a tag or a commit)") from None
-    head_sha = _git("rev-parse", "--short", "HEAD", cwd=repo).strip()
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no", cwd=repo).strip())
-    head_name = f"{head_sha}{' + uncommitted changes' if dirty else ''}"
+    if head is None:  # the workspace
+        head_sha = _git("rev-parse", "--short", "HEAD", cwd=repo).strip()
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no", cwd=repo).strip())
+        head_name, revs = f"{head_sha}{' + uncommitted changes' if dirty else ''}", (base,)
+    else:
+        head_commit = resolve_experiment(head, repo)
+        head_name, revs = f"{head} ({head_commit[:7]})", (base, head)  # dvc knows experiment names too
 
-    metrics = _md_table_or(_dvc("metrics", "diff", "--md", "--precision", "4", base, cwd=repo), "No metric changed.")
-    params = _md_table_or(_dvc("params", "diff", "--md", base, cwd=repo), "No param changed.")
+    metrics = _md_table_or(_dvc("metrics", "diff", "--md", "--precision", "4", *revs, cwd=repo), "No metric changed.")
+    params = _md_table_or(_dvc("params", "diff", "--md", *revs, cwd=repo), "No param changed.")
     out_dir = out_dir.resolve()
     curves_dir = out_dir / "curves"
-    images = render_curves(_dvc("plots", "diff", "--json", base, cwd=repo), curves_dir)
-    try:
-        base_samples = parse_samples(_git("show", f"{base}:{SAMPLES}", cwd=repo))
-    except ReportError:
-        base_samples = []
-    head_file = repo / SAMPLES
-    head_samples = parse_samples(head_file.read_text(encoding="utf-8")) if head_file.is_file() else []
+    images = render_curves(_dvc("plots", "diff", "--json", *revs, cwd=repo), curves_dir)
+    base_samples = _samples_at(base, repo)
+    if head is None:
+        head_file = repo / SAMPLES
+        head_samples = parse_samples(head_file.read_text(encoding="utf-8")) if head_file.is_file() else []
+    else:
+        head_samples = _samples_at(head_commit, repo)
 
     parts = [
         f"# Experiment report: {head_name} against {base} ({base_sha})",
