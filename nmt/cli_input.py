@@ -61,7 +61,7 @@ class LineReader:
         end = self.buffer.find(b"\n", self.pos)
         if end < 0 and not self.eof:
             return NOT_READY
-        if end < 0 and self.pos == len(self.buffer):
+        if end < 0 and self.pos >= len(self.buffer):
             return None
         end = len(self.buffer) if end < 0 else end  # the last line may lack its "\n"
         raw, self.pos = bytes(self.buffer[self.pos : end]), end + 1
