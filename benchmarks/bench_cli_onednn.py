@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 SEARCHES = {"greedy": [], "beam5_nbest5": ["--beam", "5", "--n-best", "5"]}
@@ -71,9 +71,9 @@ def main() -> int:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.processor() or platform.machine(),
+    result = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.processor() or platform.machine(),
               "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(), "command": " ".join(sys.argv),
-              "sentences": sum(1 for _ in open(args.input, encoding="utf-8")), "searches": {}}
+              "sentences": len(Path(args.input).read_text(encoding="utf-8").splitlines()), "searches": {}}
     for name, search in SEARCHES.items():
         outputs, stderr_lines, seconds = {}, {}, {s: [] for s in SETTINGS}
         for rep in range(args.repeats):

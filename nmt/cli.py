@@ -36,7 +36,6 @@ def cmd_translate(args) -> int:
         batches = [args.sentences]
     elif typed:
         batches = ([line] for line in cli_input.typed_lines(_prompt(translator.bundle.config)))
-        print("Type a sentence and press Enter (arrow keys edit and recall; Ctrl-D quits).", file=sys.stderr)
     else:
         batches = cli_input.batches(reader, args.batch_size)
     n = 0
@@ -181,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     # custom ops off; translations were byte-identical with and without them (BENCHMARKS.md).
     # Only the CLI does this: training keeps oneDNN, which is faster there. A user's setting wins.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    from nmt.errors import UserError  # imports nothing: Ctrl-C while TensorFlow loads stays quiet
+    # nmt.errors imports nothing (nmt.bundle would import TensorFlow outside the `try`: Ctrl-C while it
+    # loads would end in a traceback)
+    from nmt.errors import UserError
 
     try:
         parser = build_parser()

@@ -128,7 +128,9 @@ def typed_lines(prompt: str) -> Iterator[str]:
         try:
             import readline  # noqa: F401  (importing it gives input() line editing and history)
         except ImportError:  # not on every platform
-            pass
+            editing = False
+    keys = "arrow keys edit and recall; " if editing else ""
+    print(f"Type a sentence and press Enter ({keys}Ctrl-D quits).", file=sys.stderr)
     while True:
         try:
             if editing:

@@ -91,17 +91,15 @@ def render_curves(plots_json: str, out_dir: Path) -> list[Path]:
     return images
 
 
-def resolve_experiment(name: str, repo: Path) -> str:
-    """The commit of an experiment named as `dvc exp show` names it, or of any git revision."""
-    refs = _git("for-each-ref", "--format=%(objectname)", f"refs/exps/*/*/{name}", cwd=repo).split()
-    if len(set(refs)) > 1:
+def resolve_revision(name: str, repo: Path) -> str | None:
+    """The commit of an experiment as `dvc exp show` names it, or of a git revision; None if neither."""
+    refs = set(_git("for-each-ref", "--format=%(objectname)", f"refs/exps/*/*/{name}", cwd=repo).split())
+    if len(refs) > 1:
         raise ReportError(f"{len(refs)} experiments are named {name!r}: give the commit instead (`dvc exp show --sha`)")
-    if refs:
-        return refs[0]
     try:
-        return _git("rev-parse", "--verify", f"{name}^{{commit}}", cwd=repo).strip()
+        return refs.pop() if refs else _git("rev-parse", "--verify", f"{name}^{{commit}}", cwd=repo).strip()
     except ReportError:
-        raise ReportError(f"no experiment or revision named {name!r} in {repo} (see `dvc exp show`)") from None
+        return None
 
 
 def _samples_at(rev: str, repo: Path) -> list[tuple[str, str, str]]:
@@ -119,16 +117,18 @@ def build_report(base: str, out_dir: Path, repo: Path = Path("."), *, head: str 
         _git("rev-parse", "--show-toplevel", cwd=repo)
     except ReportError:
         raise ReportError(f"{repo} is not inside a git repository: run `nmt report` in the project's clone") from None
-    try:
-        base_sha = _git("rev-parse", "--short", "--verify", f"{base}^{{commit}}", cwd=repo).strip()
-    except ReportError:
-        raise ReportError(f"no such revision {base!r} in {repo} (try a branch, a tag or a commit)") from None
+    base_commit = resolve_revision(base, repo)
+    if base_commit is None:
+        raise ReportError(f"no such revision {base!r} in {repo} (try a branch, a tag, a commit or an experiment)")
+    base_sha = base_commit[:7]
     if head is None:  # the workspace
         head_sha = _git("rev-parse", "--short", "HEAD", cwd=repo).strip()
         dirty = bool(_git("status", "--porcelain", "--untracked-files=no", cwd=repo).strip())
         head_name, revs = f"{head_sha}{' + uncommitted changes' if dirty else ''}", (base,)
     else:
-        head_commit = resolve_experiment(head, repo)
+        head_commit = resolve_revision(head, repo)
+        if head_commit is None:
+            raise ReportError(f"no experiment or revision named {head!r} in {repo} (see `dvc exp show`)")
         head_name, revs = f"{head} ({head_commit[:7]})", (base, head)  # dvc knows experiment names too
 
     metrics = _md_table_or(_dvc("metrics", "diff", "--md", "--precision", "4", *revs, cwd=repo), "No metric changed.")
@@ -136,7 +136,7 @@ def build_report(base: str, out_dir: Path, repo: Path = Path("."), *, head: str 
     out_dir = out_dir.resolve()
     curves_dir = out_dir / "curves"
     images = render_curves(_dvc("plots", "diff", "--json", *revs, cwd=repo), curves_dir)
-    base_samples = _samples_at(base, repo)
+    base_samples = _samples_at(base_commit, repo)
     if head is None:
         head_file = repo / SAMPLES
         head_samples = parse_samples(head_file.read_text(encoding="utf-8")) if head_file.is_file() else []
