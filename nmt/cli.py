@@ -1,4 +1,4 @@
-"""The `nmt` command: `nmt translate`, `nmt summary` and `nmt report`.
+"""The `nmt` command: `nmt translate`, `nmt summary`, `nmt report` and `nmt serve`.
 
     nmt translate "I can't tell who will arrive first."      # sentences as arguments
     nmt translate < input.txt > output.txt                    # or one per line on stdin (nmt/cli_input.py)
@@ -6,6 +6,7 @@
     nmt summary                                               # model.summary() and diagrams
     nmt report --base main                                    # report/report.md for a pull request
     nmt report my-experiment --base main                      # the same for an experiment of `dvc exp show`
+    nmt serve --model models/bundle                           # HTTP service and web page (nmt/serve.py)
 """
 
 from __future__ import annotations
@@ -109,6 +110,19 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from nmt.serve import ServeConfig, ServeError, serve
+    from nmt.tfserving import Limits
+
+    limits = Limits(max_sentences=args.max_request_sentences, max_sentence_chars=args.max_sentence_chars)
+    config = ServeConfig(name=args.name, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, limits=limits)
+    try:
+        return serve(args.model, host=args.host, port=args.port, config=config)
+    except ServeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nmt", description="Translate with, or inspect, an exported seq2seq bundle.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -140,6 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--base", default="main", help="the revision to compare with (default: main)")
     r.add_argument("--out", default="report", help="folder for report.md and its images (default: report)")
     r.set_defaults(func=cmd_report)
+
+    v = sub.add_parser("serve", help="an HTTP translation service (TF Serving's REST API) and a web page")
+    v.add_argument("--model", default=DEFAULT_BUNDLE, help=f"the exported bundle (default: {DEFAULT_BUNDLE})")
+    v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    v.add_argument("--port", type=int, default=8501, help="port (default 8501, TF Serving's REST port; 0: any free one)")
+    v.add_argument("--name", default="nmt", help="the model name in /v1/models/<name> (default: nmt)")
+    v.add_argument("--max-batch", type=_positive, default=64, help="sentences of concurrent requests decoded together (default 64)")
+    v.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits for others to batch with (default 5)")
+    v.add_argument("--max-request-sentences", type=_positive, default=256, help="sentences in one request (default 256)")
+    v.add_argument("--max-sentence-chars", type=_positive, default=2000, help="characters in one sentence (default 2000)")
+    v.set_defaults(func=cmd_serve)
     return parser
 
 
