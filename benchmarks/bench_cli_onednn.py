@@ -58,6 +58,21 @@ def decode_seconds(model: str, source: str, beam: int, onednn: str) -> float:
     return float(done.stdout.split()[-1])
 
 
+def _decode_times(args, beam: int) -> dict[str, list[float]]:
+    decode = {s: [] for s in SETTINGS}
+    for rep in range(args.repeats):
+        order = list(SETTINGS.items()) if rep % 2 == 0 else list(SETTINGS.items())[::-1]
+        for setting, value in order:
+            decode[setting].append(round(decode_seconds(args.model, args.input, beam, value), 3))
+    return decode
+
+
+def _differences(outputs: dict[str, bytes]) -> str:
+    """The lines that differ, each as it came out with oneDNN on, then off."""
+    pairs = zip(outputs["onednn_on"].decode("utf-8").splitlines(), outputs["onednn_off"].decode("utf-8").splitlines())
+    return "".join(f"on:  {a}\noff: {b}\n" for a, b in pairs if a != b)
+
+
 def _texts(output: bytes) -> list[list[str]]:
     return [line.split(" ||| ")[:2] for line in output.decode("utf-8").splitlines()]
 
@@ -68,12 +83,19 @@ def main() -> int:
     ap.add_argument("--input", default="data/split/test.src")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default="benchmarks/results/cli_onednn")
+    ap.add_argument("--decode-only", action="store_true", help="only the decoding times (into decode.json), not the commands' outputs")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.processor() or platform.machine(),
               "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(), "command": " ".join(sys.argv),
               "sentences": len(Path(args.input).read_text(encoding="utf-8").splitlines()), "searches": {}}
+    if args.decode_only:
+        result["decode_seconds"] = {name: _decode_times(args, 5 if "beam" in name else 1) for name in SEARCHES}
+        result["median_decode_seconds"] = {n: {s: statistics.median(v) for s, v in d.items()} for n, d in result["decode_seconds"].items()}
+        (out / "decode.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(result["median_decode_seconds"]))
+        return 0
     for name, search in SEARCHES.items():
         outputs, stderr_lines, seconds = {}, {}, {s: [] for s in SETTINGS}
         for rep in range(args.repeats):
@@ -85,8 +107,8 @@ def main() -> int:
                     raise SystemExit(f"{name} {setting}: two runs with the same setting differ")
                 outputs[setting] = stdout
                 stderr_lines[setting] = [line for line in stderr.splitlines() if line.strip()]
-        for setting, stdout in outputs.items():
-            (out / f"{name}.{setting}.txt").write_bytes(stdout)
+        (out / f"{name}.txt").write_bytes(outputs["onednn_on"])
+        (out / f"{name}.differences.txt").write_text(_differences(outputs), encoding="utf-8")
         result["searches"][name] = {
             "identical": outputs["onednn_on"] == outputs["onednn_off"],
             # n-best lines without their features and score: the translations and their ranks
@@ -98,12 +120,7 @@ def main() -> int:
             "stderr_lines": {s: len(v) for s, v in stderr_lines.items()},
             "stderr_onednn_on": stderr_lines["onednn_on"],
         }
-        beam = 5 if "beam" in name else 1
-        decode = {s: [] for s in SETTINGS}
-        for rep in range(args.repeats):
-            order = list(SETTINGS.items()) if rep % 2 == 0 else list(SETTINGS.items())[::-1]
-            for setting, value in order:
-                decode[setting].append(round(decode_seconds(args.model, args.input, beam, value), 3))
+        decode = _decode_times(args, 5 if "beam" in name else 1)
         result["searches"][name]["decode_seconds"] = decode
         result["searches"][name]["median_decode_seconds"] = {s: statistics.median(v) for s, v in decode.items()}
         print(name, json.dumps(result["searches"][name]["median_wall_seconds"]), json.dumps(result["searches"][name]["median_decode_seconds"]),

@@ -201,9 +201,9 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # oneDNN's start-up lines (five on stderr, one of them an E0000 "error") go away with its
-    # custom ops off; translations were byte-identical with and without them (BENCHMARKS.md).
-    # Only the CLI does this: training keeps oneDNN, which is faster there. A user's setting wins.
+    # oneDNN's start-up lines (five on stderr, one of them an E0000 "error") go away with its custom
+    # ops off; the test set's translations were the same with and without, greedy decoding a few
+    # per cent slower (BENCHMARKS.md). Only the CLI does this: stages keep oneDNN. A user's setting wins.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     # nmt.errors imports nothing (nmt.bundle would import TensorFlow outside the `try`: Ctrl-C while it
     # loads would end in a traceback)
