@@ -29,3 +29,10 @@ export PYTHONPATH="$dir"
   dvc exp run "$@"
   echo "== finished in $(( $(date +%s) - start )) s"
 } >>run.log 2>&1
+# What BENCHMARKS.md's row needs to be re-checked (benchmarks/rescore.py): the hypotheses in both
+# forms, the test references as distributed, the scores, the params and the exact command.
+keep=$here/benchmarks/results/quality/$name
+mkdir -p "$keep"
+cp metrics/hypotheses.txt metrics/eval.json params.yaml data/split/test.ref "$keep/"
+[[ -f metrics/hypotheses.tok.txt ]] && cp metrics/hypotheses.tok.txt "$keep/"
+grep '^== .* dvc exp run' run.log | tail -1 | cut -d' ' -f2- > "$keep/command.txt"  # date, commit, command

@@ -22,15 +22,18 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def translate_and_score(translator, src: list[str], ref: list[str], beam: int, penalty: float) -> dict:
-    from nmt.evaluation import score
+def translate_and_score(translator, src: list[str], ref: list[str], beam: int, penalty: float, *, raw: bool = False) -> dict:
+    """`raw`: `ref` is the corpus's own test references (data/split/test.ref), as the evaluate
+    stage scores them; otherwise corpus tokens as the split holds them (dev, for choosing only)."""
+    from nmt.evaluation import raw_references, score
 
     b = translator.bundle
     start = time.perf_counter()
     hyps = [h[0] for h in translator.translate_nbest(src, pretokenized=True, beam_size=beam, length_penalty=penalty)]
     seconds = time.perf_counter() - start
     pre = b.config["pretokenized"]
-    scores = score([h.text for h in hyps], [b.target_text.detokenize(r) for r in ref], b.target_text.lang,
+    ref_text = raw_references(ref, b.target_text, pretokenized=pre) if raw else [b.target_text.detokenize(r) for r in ref]
+    scores = score([h.text for h in hyps], ref_text, b.target_text.lang,
                    hyp_tokens=[h.tokens for h in hyps] if pre else None, ref_tokens=ref if pre else None)
     scores.pop("signatures")
     return {"beam": beam, "length_penalty": penalty, **scores, "seconds": round(seconds, 1)}
@@ -59,7 +62,7 @@ def main() -> int:
             grid.append(row)
             print(f"dev  beam {beam:2d}  penalty {penalty:.2f}: {key} {row[key]:6.2f}  BLEU {row['bleu']:6.2f}  chrF {row['chrf']:6.2f}  ({row['seconds']} s)", flush=True)
     best = max(grid, key=lambda r: (r[key], -r["beam"]))  # ties: the smaller beam
-    test = translate_and_score(translator, read_lines(split / "test.src"), read_lines(split / "test.tgt"), best["beam"], best["length_penalty"])
+    test = translate_and_score(translator, read_lines(split / "test.src"), read_lines(split / "test.ref"), best["beam"], best["length_penalty"], raw=True)
     print(f"test beam {test['beam']:2d}  penalty {test['length_penalty']:.2f}: {key} {test[key]:6.2f}  BLEU {test['bleu']:6.2f}  chrF {test['chrf']:6.2f}")
     write_json(args.out or run / "metrics/tune_decoding.json", {"selected_by": f"dev {key}", "dev": grid, "test": test})
     return 0

@@ -2,7 +2,7 @@
 
 Modules, one concept each: config (params), corpora/corpus/download (data), text/vocab
 (the shared text pipeline), data (tf.data batches), model (the encoder-decoder), training,
-checkpoints, bundle (exported inference models), decoding (greedy/beam), translate,
+checkpoints, bundle (exported inference models) and manifest (its checksums), decoding (greedy/beam), translate,
 evaluation (sacrebleu), cli.
 """
 

@@ -6,6 +6,7 @@ models/bundle/
   source_vocab.json, target_vocab.json
   config.json         the two text pipelines, the state names, model facts
   source.model, target.model   the sentencepiece models, at the subword level only
+  manifest.json       the sha256 of every other file, checked at every load (nmt/manifest.py)
 It needs neither the training model nor params.yaml. `verify_bundle` proves that the reloaded
 pair, run one step at a time, reproduces the training model's teacher-forced distributions.
 """
@@ -22,7 +23,8 @@ import numpy as np
 
 from nmt.errors import UserError
 from nmt.data import ParallelIds, batch_plan, teacher_forcing_batch
-from nmt.fsutil import atomic_dir, write_json
+from nmt.fsutil import atomic_dir, save_keras, write_json
+from nmt.manifest import REBUILD, BundleDamaged, check_manifest, write_manifest
 from nmt.model import Seq2Seq
 from nmt.text import TextPipeline
 from nmt.vocab import Vocabulary
@@ -58,8 +60,8 @@ def save_bundle(seq: Seq2Seq, text: dict[str, TextPipeline], source_vocab: Vocab
         for side in ("source", "target"):
             if text[side].subword_model:
                 shutil.copyfile(text[side].subword_model, tmp / f"{side}.model")
-        seq.encoder.save(tmp / "encoder.keras")
-        seq.decoder_step.save(tmp / "decoder_step.keras")
+        save_keras(seq.encoder, tmp / "encoder.keras")  # byte-identical on every rerun
+        save_keras(seq.decoder_step, tmp / "decoder_step.keras")
         source_vocab.save(tmp / "source_vocab.json")
         target_vocab.save(tmp / "target_vocab.json")
         write_json(tmp / "config.json", {
@@ -69,34 +71,67 @@ def save_bundle(seq: Seq2Seq, text: dict[str, TextPipeline], source_vocab: Vocab
             "state_names": seq.state_names,
             **extra,
         })
+        write_manifest(tmp)  # last: checked at every load
 
 
 def load_bundle(path: str | Path = "models/bundle") -> Bundle:
+    """Load a bundle, checking first that its files are those the export wrote (the manifest);
+    any damage is a `BundleError` naming the file and the stage that rebuilds it."""
     path = Path(path)
     missing = [f for f in FILES if not (path / f).is_file()]
+    config = None
     if not missing:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        missing = [config[side]["subword_model"] for side in ("source", "target")
-                   if config.get(side, {}).get("subword_model") and not (path / config[side]["subword_model"]).is_file()]
+        try:
+            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except ValueError:
+            config = None  # damaged: the manifest check below names it
+        if isinstance(config, dict):
+            missing = [config[side]["subword_model"] for side in ("source", "target")
+                       if isinstance(config.get(side), dict) and config[side].get("subword_model")
+                       and not (path / config[side]["subword_model"]).is_file()]
     if missing:
         what = "does not exist" if not path.is_dir() else f"is incomplete: {', '.join(missing)} missing"
         raise BundleError(f"the model bundle {path} {what}; the `export` stage makes it: run `dvc repro export`")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"{path / 'config.json'}: bundle format {config.get('format_version')} is not {FORMAT_VERSION}; re-export it")
+    try:
+        check_manifest(path)
+    except BundleDamaged as e:
+        raise BundleError(str(e)) from None
+    if not isinstance(config, dict) or config.get("format_version") != FORMAT_VERSION:
+        found = config.get("format_version") if isinstance(config, dict) else "unreadable"
+        raise BundleError(f"{path / 'config.json'}: bundle format {found} is not {FORMAT_VERSION}; {REBUILD}")
     try:
         encoder = keras.models.load_model(path / "encoder.keras", compile=False)
         decoder_step = keras.models.load_model(path / "decoder_step.keras", compile=False)
     except (OSError, ValueError) as e:
         raise BundleError(f"{path}: cannot load the models ({e}); re-run `dvc repro export`") from e
-    return Bundle(
-        encoder,
-        decoder_step,
-        Vocabulary.load(path / "source_vocab.json"),
-        Vocabulary.load(path / "target_vocab.json"),
-        TextPipeline.from_dict(config["source"], path),
-        TextPipeline.from_dict(config["target"], path),
-        config,
-    )
+    try:
+        bundle = Bundle(
+            encoder,
+            decoder_step,
+            Vocabulary.load(path / "source_vocab.json"),
+            Vocabulary.load(path / "target_vocab.json"),
+            TextPipeline.from_dict(config["source"], path),
+            TextPipeline.from_dict(config["target"], path),
+            config,
+        )
+    except (ValueError, KeyError, TypeError) as e:  # the manifest matched: a bundle written wrong, not damaged since
+        raise BundleError(f"{path}: inconsistent bundle ({type(e).__name__}: {e}); {REBUILD}") from None
+    check_sizes(bundle, path)
+    return bundle
+
+
+def check_sizes(bundle: Bundle, path: Path) -> None:
+    """The vocabularies must have as many entries as the models have embedding rows and outputs."""
+    sizes = {
+        "source_vocab.json": (len(bundle.source_vocab), [layer.input_dim for layer in bundle.encoder.layers
+                                                          if isinstance(layer, keras.layers.Embedding)]),
+        "target_vocab.json": (len(bundle.target_vocab), [layer.input_dim for layer in bundle.decoder_step.layers
+                                                          if isinstance(layer, keras.layers.Embedding)]
+                              + [bundle.decoder_step.outputs[0].shape[-1]]),
+    }
+    for name, (entries, model_sizes) in sizes.items():
+        if any(n != entries for n in model_sizes):
+            raise BundleError(f"{path / name}: {entries} entries, but the model was built for {model_sizes[0]}; {REBUILD}")
 
 
 def stepwise_log_probs(bundle: Bundle, source: np.ndarray, target_in: np.ndarray) -> np.ndarray:
@@ -123,7 +158,8 @@ def verify_bundle(training: keras.Model, bundle: Bundle, data: ParallelIds, *, s
         expected = np.exp(keras.ops.convert_to_numpy(keras.ops.log_softmax(training([src, tgt_in], training=False), axis=-1)))
         got = np.exp(stepwise_log_probs(bundle, src, tgt_in))
         real = weights > 0
-        worst = max(worst, float(np.abs(got - expected)[real].max()))
+        diff = float(np.abs(got - expected)[real].max())  # NaN if either side has one
+        worst = diff if not diff <= worst else worst  # not max(): max(worst, nan) keeps `worst`
         tokens += int(real.sum())
     result = {"sentences": len(subset), "target_tokens": tokens, "max_abs_prob_diff": worst, "tolerance": tolerance}
     if not worst <= tolerance:

@@ -1,11 +1,13 @@
-"""The `nmt` command: `nmt translate`, `nmt summary`, `nmt report` and `nmt serve`.
+"""The `nmt` command: `nmt translate`, `nmt summary`, `nmt report`, `nmt experiments` and `nmt serve`.
 
     nmt translate "I can't tell who will arrive first."      # sentences as arguments
     nmt translate < input.txt > output.txt                    # or one per line on stdin (nmt/cli_input.py)
     nmt translate --beam 5 --n-best 3 "good morning ."        # Moses n-best lists
     nmt summary                                               # model.summary() and diagrams
     nmt report --base main                                    # report/report.md for a pull request
+    nmt translate --attention attention.html "I like tea."   # and a picture of where it looked
     nmt report my-experiment --base main                      # the same for an experiment of `dvc exp show`
+    nmt experiments                                           # dvc exp show, narrowed to what differs
     nmt serve --model models/bundle                           # HTTP service and web page (nmt/serve.py)
 """
 
@@ -15,6 +17,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from nmt.config import finite_float
 
 DEFAULT_BUNDLE = "models/bundle"
 MAX_BEAM = 64  # 64 sentences at beam 64: 0.92 GB peak with the default model (0.67 greedy); beam 1000 took 3.9 GB
@@ -49,6 +53,10 @@ def cmd_translate(args) -> int:
             print("\n".join(_output_lines(n, hyps, args)))
             n += 1
         sys.stdout.flush()
+    if args.attention:
+        from nmt.attention import write_attention
+
+        return write_attention(translator, args.sentences, args.attention, beam_size=args.beam, length_penalty=args.length_penalty)
     return 0
 
 
@@ -123,6 +131,12 @@ def cmd_serve(args) -> int:
         return 1
 
 
+def cmd_experiments(args) -> int:
+    from nmt.experiments import main as show_experiments
+
+    return show_experiments(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nmt", description="Translate with, or inspect, an exported seq2seq bundle.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -137,9 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--beam", type=_positive, help=f"beam size, at most {MAX_BEAM} (default 1: greedy; with --n-best N: N)")
     t.add_argument("--n-best", type=_positive, default=1,
                    help="print this many hypotheses per sentence, in Moses n-best format: n ||| translation ||| features ||| score")
-    t.add_argument("--length-penalty", type=float, default=1.0, help="beam scores are log-prob / length**this (default 1.0)")
+    t.add_argument("--length-penalty", type=finite_float, default=1.0, help="beam scores are log-prob / length**this (default 1.0)")
     t.add_argument("--batch-size", type=_positive, default=64, help="sentences decoded together (default 64)")
     t.add_argument("--tokens", action="store_true", help="print corpus tokens instead of detokenized text")
+    t.add_argument("--attention", metavar="OUT.html|OUT.png", help="also draw the attention of the sentences given as arguments (HTML: all, PNG: the first)")
     t.set_defaults(func=cmd_translate, check=lambda args: _check_translate_args(t, args))
 
     s = sub.add_parser("summary", help="print model.summary() of the training and inference models, draw diagrams")
@@ -155,13 +170,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="report", help="folder for report.md and its images (default: report)")
     r.set_defaults(func=cmd_report)
 
+    e = sub.add_parser("experiments", help="the experiments in one narrow table: changed params and quality metrics")
+    e.add_argument("-A", "--all-commits", action="store_true", help="experiments of every commit, not only HEAD's")
+    e.add_argument("--width", type=_positive, default=120, help="at most this many columns (default 120)")
+    e.set_defaults(func=cmd_experiments)
+
     v = sub.add_parser("serve", help="an HTTP translation service (TF Serving's REST API) and a web page")
     v.add_argument("--model", default=DEFAULT_BUNDLE, help=f"the exported bundle (default: {DEFAULT_BUNDLE})")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     v.add_argument("--port", type=int, default=8501, help="port (default 8501, TF Serving's REST port; 0: any free one)")
     v.add_argument("--name", default="nmt", help="the model name in /v1/models/<name> (default: nmt)")
     v.add_argument("--max-batch", type=_positive, default=64, help="sentences of concurrent requests decoded together (default 64)")
-    v.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits for others to batch with (default 5)")
+    v.add_argument("--max-wait-ms", type=finite_float, default=5.0, help="how long a request waits for others to batch with (default 5)")
     v.add_argument("--max-request-sentences", type=_positive, default=256, help="sentences in one request (default 256)")
     v.add_argument("--max-sentence-chars", type=_positive, default=2000, help="characters in one sentence (default 2000)")
     v.set_defaults(func=cmd_serve)
@@ -172,6 +192,8 @@ def _check_translate_args(parser: argparse.ArgumentParser, args) -> None:
     """Option combinations that cannot do what they say: refused before anything loads."""
     if args.sentences and args.file:
         parser.error("give sentences as arguments or with --file, not both")
+    if args.attention and (not args.sentences or Path(args.attention).suffix.lower() not in (".html", ".png")):
+        parser.error("--attention OUT.html or OUT.png draws the sentences given as arguments")
     if args.beam is None:
         args.beam = args.n_best
     if args.beam > MAX_BEAM:

@@ -7,7 +7,9 @@ so a bad `dvc exp run -S ...` fails at once instead of hours later.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -82,6 +84,7 @@ class TrainParams:
     clipnorm: float | None = _f(5.0, lo=0.0, lo_open=True)
     save_every: int = _f(5, lo=1)
     keep_last: int = _f(3, lo=1)
+    keep_runs: int = _f(2, lo=0)
     strategy: Literal["default", "mirrored", "multi_worker"] = "default"
     intra_op_threads: int = _f(1, lo=0)
     average_last: int = _f(1, lo=1)
@@ -100,8 +103,8 @@ class EvalParams:
 
 @dataclass(frozen=True)
 class Params:
-    seed: int = 42
-    epochs: int = _f(4, lo=1)
+    seed: int = _f(42, lo=0, hi=2**32 - 1)  # numpy's and TensorFlow's seeds are 32-bit
+    epochs: int = _f(5, lo=1)
     data: DataParams = field(default_factory=DataParams)
     vocab: VocabParams = field(default_factory=VocabParams)
     model: ModelParams = field(default_factory=ModelParams)
@@ -118,7 +121,7 @@ def _type_name(tp) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _check_value(value, tp, where: str, problems: list[str]):
+def _check_value(value, tp, where: str, problems: list[str], complete: bool = False):
     """Check `value` against annotation `tp`; return the converted value."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -126,7 +129,7 @@ def _check_value(value, tp, where: str, problems: list[str]):
         if value is None and type(None) in args:
             return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _check_value(value, inner, where, problems)
+        return _check_value(value, inner, where, problems, complete)
     if origin is Literal:
         choices = typing.get_args(tp)
         if value not in choices:
@@ -139,7 +142,7 @@ def _check_value(value, tp, where: str, problems: list[str]):
             return value
         return [_check_value(v, item_tp, f"{where}[{i}]", problems) for i, v in enumerate(value)]
     if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where, problems)
+        return _build(tp, value, where, problems, complete)
     if tp is bool:
         if not isinstance(value, bool):
             problems.append(f"{where}: expected true or false, got {value!r}")
@@ -152,6 +155,9 @@ def _check_value(value, tp, where: str, problems: list[str]):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             problems.append(f"{where}: expected a number, got {value!r}")
             return value
+        if not _finite(value):  # NaN passes every range check (all its comparisons are false)
+            problems.append(f"{where}: {value!r} is not a finite number")
+            return value
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -160,8 +166,15 @@ def _check_value(value, tp, where: str, problems: list[str]):
     raise TypeError(f"unsupported annotation {tp!r} at {where}")  # a bug in this module
 
 
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _check_range(value, meta, where: str, problems: list[str]):
-    if value is None or not meta or isinstance(value, bool) or not isinstance(value, (int, float)):
+    if value is None or not meta or isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
         return
     lo, hi = meta["lo"], meta["hi"]
     if lo is not None and (value <= lo if meta["lo_open"] else value < lo):
@@ -170,8 +183,8 @@ def _check_range(value, meta, where: str, problems: list[str]):
         problems.append(f"{where}: {value!r} must be {'<' if meta['hi_open'] else '<='} {hi}")
 
 
-def _build(cls, raw, where: str, problems: list[str]):
-    if raw is None:
+def _build(cls, raw, where: str, problems: list[str], complete: bool = False):
+    if raw is None and not complete:
         raw = {}
     if not isinstance(raw, dict):
         problems.append(f"{where or 'params'}: expected a mapping, got {raw!r}")
@@ -187,7 +200,10 @@ def _build(cls, raw, where: str, problems: list[str]):
     for name, f in fields.items():
         here = _join(where, name)
         if name in raw:
-            value = _check_value(raw[name], hints[name], here, problems)
+            value = _check_value(raw[name], hints[name], here, problems, complete)
+        elif complete:
+            problems.append(f"{here}: missing (there are no built-in defaults: the committed params.yaml sets every param)")
+            continue
         elif dataclasses.is_dataclass(hints[name]):
             value = _build(hints[name], {}, here, problems)
         else:
@@ -198,7 +214,8 @@ def _build(cls, raw, where: str, problems: list[str]):
 
 
 def _join(where: str, key) -> str:
-    return f"{where}.{key}" if where else str(key)
+    key = key if isinstance(key, str) and key.isprintable() and key.strip() == key else repr(key)  # one line per problem
+    return f"{where}.{key}" if where else key
 
 
 def _similar(a: str, b: str) -> bool:
@@ -234,10 +251,11 @@ def _is_sha256(s: str) -> bool:
     return len(s) == 64 and all(c in "0123456789abcdefABCDEF" for c in s)
 
 
-def parse_params(raw: Any) -> Params:
-    """Validate a params mapping (as read from YAML) into `Params`, or raise `ParamsError`."""
+def parse_params(raw: Any, *, complete: bool = False) -> Params:
+    """Validate a params mapping (as read from YAML) into `Params`, or raise `ParamsError`.
+    Missing keys take the dataclass defaults, or with `complete` are an error."""
     problems: list[str] = []
-    params = _build(Params, raw, "", problems)
+    params = _build(Params, raw, "", problems, complete)
     if not problems:
         _cross_checks(params, problems)
     if problems:
@@ -247,16 +265,58 @@ def parse_params(raw: Any) -> Params:
     return params
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate `params.yaml`; errors name the file."""
-    path = Path(path)
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping is an error, not the last one winning."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                line = key_node.start_mark.line + 1
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"line {line}: the key {key_node.value!r} appears twice (first at line {seen[key_node.value]})")
+                seen[key_node.value] = line
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(path: Path):
+    """The YAML document in `path`, refusing duplicate keys; `ParamsError` names the file."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise ParamsError(f"{path}: not found (run from the project root)") from None
+    except UnicodeDecodeError as e:
+        raise ParamsError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise ParamsError(f"{path}: cannot read: {e.strerror or e}") from None
+    except yaml.constructor.ConstructorError as e:
+        raise ParamsError(f"{path}: {e.problem}") from None
     except yaml.YAMLError as e:
-        raise ParamsError(f"{path}: not valid YAML: {e}") from None
+        raise ParamsError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate `params.yaml`, the one way every stage reads its params. Every param must
+    be in the file: the dataclass defaults serve the Python API and tests, never a stage, so a
+    stage run directly cannot silently use values that differ from the file's."""
+    path = Path(path)
+    raw = read_yaml(path)
+    if raw is None:
+        raise ParamsError(f"{path}: empty; every param must be set (there are no built-in defaults: restore it with "
+                          f"`git checkout {path}`)")
     try:
-        return parse_params(raw)
+        return parse_params(raw, complete=True)
     except ParamsError as e:
         raise ParamsError(f"{path}: {e}") from None
+
+
+def finite_float(text: str) -> float:
+    """An argparse `type` for a float option: refuses NaN and infinities (`float()` accepts them)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value

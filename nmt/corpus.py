@@ -33,6 +33,14 @@ class Pair:
 def _read_lines(path: Path) -> list[str]:
     """The lines of a UTF-8 text file, without line ends (LF or CRLF) or a byte-order mark."""
     data = path.read_bytes()
+    if not data:
+        raise CorpusError(f"{path}: the file is empty (0 bytes)")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        raise CorpusError(f"{path}: UTF-16 text (a UTF-16 byte-order mark or NUL bytes), not UTF-8; "
+                          "convert it, e.g. `iconv -f UTF-16 -t UTF-8`")
+    if b"\r" in data and b"\n" not in data:
+        raise CorpusError(f"{path}: lines end in a carriage return alone (classic Mac line ends); "
+                          "convert them to LF, e.g. `tr '\\r' '\\n'`")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     lines = data.split(b"\n")
@@ -122,10 +130,12 @@ def clean(
     max_len: int | None,
     dedupe: bool,
     counts: Counter,
+    raw_targets: list[str] | None = None,
 ) -> list[tuple[str, str]]:
     """Normalize and tokenize both sides; drop empty, overlong (> max_len words) and repeated pairs.
 
-    Adds to `counts`: "read", "kept" and "dropped_<reason>".
+    Adds to `counts`: "read", "kept" and "dropped_<reason>". `raw_targets`, when given, receives
+    the target side of each kept pair as the corpus wrote it: the references test scores use.
     """
     out, seen = [], set()
     for p in pairs:
@@ -144,8 +154,19 @@ def clean(
                 continue
             seen.add((s, t))
         out.append((s, t))
+        if raw_targets is not None:
+            raw_targets.append(p.tgt)
         counts["kept"] += 1
     return out
+
+
+def why_empty(counts: Counter, max_len: int | None) -> str:
+    """What to change when filtering left a split empty: the params that dropped the pairs."""
+    hint = f" (counts: {dict(counts)})"
+    if counts.get("dropped_too_long") and max_len is not None:
+        hint += (f"; data.max_len={max_len} dropped {counts['dropped_too_long']} of {counts['read']} pairs "
+                 "as too long: raise data.max_len")
+    return hint
 
 
 def grouped_split(

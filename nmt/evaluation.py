@@ -5,11 +5,18 @@ segmentation (MeCab with IPADIC for Japanese, as WMT does) on the detokenized te
 figure does not depend on how the corpus was segmented. `bleu_corpus_tokens` is BLEU on the
 corpus's own tokens instead (tokenize="none"): that is how published small_parallel_enja
 figures are computed, so it is the one to compare with them.
+
+References are the test file as the corpus distributes it, never normalised the way training
+text is (NFKC would turn the corpus's full-width `！` into `!` and flatter the scores). Where the
+corpus is tokenised, `raw_references` joins the tokens with the same rule as the hypotheses,
+which only removes spaces; `reference_rule` names it, and eval.json records the name.
 """
 
 from __future__ import annotations
 
 from sacrebleu.metrics import BLEU, CHRF, TER
+
+from nmt.text import UNSEGMENTED, TextPipeline
 
 BLEU_TOKENIZER = {"ja": "ja-mecab", "zh": "zh", "ko": "ko-mecab"}
 CJK = frozenset({"ja", "zh", "ko"})
@@ -35,6 +42,29 @@ def score(hypotheses: list[str], references: list[str], target_lang: str, *, hyp
         out["bleu_corpus_tokens"] = round(tok_bleu.corpus_score(hyp_tokens, [ref_tokens]).score, 2)
         signatures["bleu_corpus_tokens"] = str(tok_bleu.get_signature())
     return {**out, "signatures": signatures}
+
+
+def reference_rule(target: TextPipeline, *, pretokenized: bool) -> str:
+    """In words, how `raw_references` turns the corpus's test references into what sacrebleu sees."""
+    if not pretokenized:
+        return "as distributed"
+    how = ("spaces removed but between ASCII letters/digits" if target.lang in UNSEGMENTED
+           else f"Moses-detokenized ({target.lang})")
+    return f"as distributed, {how}; no character changed"
+
+
+def raw_references(raw: list[str], target: TextPipeline, *, pretokenized: bool) -> list[str]:
+    """The references sacrebleu scores against: the corpus's own lines, detokenised if it is tokenised.
+
+    Detokenising may only move spaces: a line whose characters would change is refused, so that
+    `reference_rule` stays true (e.g. a Moses rule that unescapes `&amp;`)."""
+    if not pretokenized:
+        return list(raw)
+    out = [target.detokenize(line) for line in raw]
+    for n, (before, after) in enumerate(zip(raw, out), 1):
+        if before.replace(" ", "") != after.replace(" ", ""):
+            raise ValueError(f"test reference {n}: detokenizing would change characters: {before!r} -> {after!r}")
+    return out
 
 
 def samples_markdown(sources: list[str], references: list[str], hypotheses: list[str], n: int, title: str) -> str:

@@ -104,7 +104,7 @@ def normalization_tables() -> tuple[dict[str, str], dict[str, int], dict[str, st
 
 
 def _table(mapping: dict[str, str | int], default) -> tf.lookup.StaticHashTable:
-    keys = list(mapping)
+    keys = sorted(mapping)  # in a fixed order, so that the SavedModel is the same on every export
     values = [mapping[k] for k in keys]
     dtype = tf.string if isinstance(default, str) else tf.int64
     return tf.lookup.StaticHashTable(

@@ -49,6 +49,10 @@ class Attention(layers.Layer):
             raise ValueError(f"unknown attention score {score!r}")
 
     def call(self, query, values, source_mask):
+        return ops.matmul(self.alignment(query, values, source_mask), values)
+
+    def alignment(self, query, values, source_mask):
+        """The attention weights (B, T, S): each row sums to 1 over the real source positions."""
         if self.score == "additive":
             q = ops.expand_dims(self.query_proj(query), 2)  # (B, T, 1, U)
             k = ops.expand_dims(self.key_proj(values), 1)  # (B, 1, S, U)
@@ -57,7 +61,7 @@ class Attention(layers.Layer):
             q = self.query_proj(query) if self.score == "general" else query
             scores = ops.matmul(q, ops.transpose(values, (0, 2, 1)))  # (B, T, S)
         scores = ops.where(ops.expand_dims(source_mask, 1), scores, ops.full_like(scores, -1e9))
-        return ops.matmul(ops.softmax(scores, axis=-1), values)
+        return ops.softmax(scores, axis=-1)
 
     def compute_mask(self, *args, **kwargs):
         return None

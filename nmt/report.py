@@ -1,8 +1,9 @@
 """`nmt report`: one markdown file that tells a reviewer what an experiment changed against a base revision.
 
 It gathers what DVC already knows (`dvc metrics diff`, `dvc params diff`, and the training curves
-of `dvc plots diff`, rendered to PNG with vl-convert) and puts the sample test translations of
-the base revision and of the workspace side by side.
+of `dvc plots diff`, rendered to PNG with vl-convert), puts the sample test translations of
+the base revision and of the workspace side by side, and draws the attention of the workspace's
+bundle on the first sample sentences (nmt/attention.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from nmt.errors import UserError
 
 SAMPLES = "metrics/samples.md"
+ATTENTION_SAMPLES = 3  # attention pictures of the first sample sentences
 
 
 class ReportError(UserError, RuntimeError):
@@ -140,8 +142,12 @@ def build_report(base: str, out_dir: Path, repo: Path = Path("."), *, head: str 
     if head is None:
         head_file = repo / SAMPLES
         head_samples = parse_samples(head_file.read_text(encoding="utf-8")) if head_file.is_file() else []
-    else:
+        from nmt.attention import sample_pictures
+
+        attention, no_attention = sample_pictures(repo / "models/bundle", [src for src, _, _ in head_samples[:ATTENTION_SAMPLES]], out_dir / "attention")
+    else:  # the workspace's bundle is not the experiment's
         head_samples = _samples_at(head_commit, repo)
+        attention, no_attention = [], f"No attention pictures for {head}: `dvc exp apply {head}`, then `nmt report` draws them."
 
     parts = [
         f"# Experiment report: {head_name} against {base} ({base_sha})",
@@ -161,6 +167,10 @@ def build_report(base: str, out_dir: Path, repo: Path = Path("."), *, head: str 
         "## Sample test translations",
         "",
         samples_side_by_side(base_samples, head_samples, f"{base} ({base_sha})"),
+        "",
+        "## Attention (this revision, greedy search)",
+        "",
+        *([f"![{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in attention] or [no_attention]),
         "",
     ]
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ one output: a SavedModel that disagrees with the bundle it came from is never le
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +104,19 @@ def save_serving_model(bundle: Bundle, bundle_dir: str | Path) -> Path:
     with atomic_dir(path) as tmp:
         tf.saved_model.save(module, str(tmp), signatures={
             "serving_default": module.translate, "translate": module.translate, "translate_beam": module.translate_beam})
+        _content_uuid(tmp / "fingerprint.pb")
     return path
+
+
+def _content_uuid(fingerprint: Path) -> None:
+    """TensorFlow gives every saved model a random uuid in fingerprint.pb; derive it from the
+    fingerprint's content hashes instead, so that equal models are equal files (DVC hashes)."""
+    from tensorflow.core.protobuf import fingerprint_pb2
+
+    fp = fingerprint_pb2.FingerprintDef.FromString(fingerprint.read_bytes())
+    digest = hashlib.sha256(f"{fp.saved_model_checksum}:{fp.checkpoint_hash}".encode()).hexdigest()
+    fp.uuid = str(int(digest[:32], 16))  # 128 bits in decimal, as TensorFlow writes it
+    fingerprint.write_bytes(fp.SerializeToString(deterministic=True))
 
 
 def serving_batches(translator, sentences: list[str], batch_size: int = 64) -> list[list[str]]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import resource
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +21,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nmt.checkpoints import BEST_FILE, MODEL_FILE, CheckpointStore
+from nmt.checkpoints import BEST_FILE, MODEL_FILE, CheckpointStore, scratch_folder, sweep_work_folders, tidy_checkpoints
 from nmt.config import ModelParams, Params, TrainParams
 from nmt.data import ParallelIds, batches_per_epoch, encode_lines, evaluation_dataset, training_dataset
 from nmt.distribute import Role, build_for_fit, make_strategy
 from nmt.errors import UserError
-from nmt.fsutil import atomic_dir, read_lines, write_json
+from nmt.fsutil import atomic_dir, read_lines, save_keras, write_json
 from nmt.model import Seq2Seq, build_seq2seq
 from nmt.text import TextPipeline
 from nmt.vocab import Vocabulary
@@ -39,7 +39,7 @@ class TrainPaths:
     out: Path = Path("models/train")
     checkpoints: Path = Path("models/checkpoints")
     live: Path = Path("metrics/train")
-    speed: Path = Path("metrics/train_speed.json")
+    speed: Path = Path("timings/train_speed.json")  # not a DVC metric: timings vary between runs
 
 
 def set_determinism(seed: int) -> None:
@@ -127,16 +127,29 @@ def build_from_vocabs(model: ModelParams, vocab_dir: Path, seed: int) -> Seq2Seq
     return build_seq2seq(model, len(src_vocab), len(tgt_vocab), seed=seed)
 
 
+# Params that cannot change the weights of a given epoch: `epochs` (so that `-S epochs=50`
+# continues a 20-epoch run), when checkpoints are written and how many are kept, which weights
+# are chosen after training, and how the machine runs it. Changing them resumes the run.
+NOT_IN_FINGERPRINT = {"epochs": None, "eval": None, "data": None, "vocab": None,
+                      "train": ("save_every", "keep_last", "keep_runs", "average_last", "intra_op_threads")}
+
+
 def run_fingerprint(params: Params, paths: TrainPaths) -> str:
-    """What a checkpoint must match to be resumed: every param that shapes training but
-    `epochs` (so that `-S epochs=50` continues a 20-epoch run), `train.average_last` and
-    `train.intra_op_threads` (so that a run moved to a bigger machine continues), and the data itself."""
+    """What a checkpoint must match to be resumed: every param that can change the weights of
+    an epoch, and the training data itself. `data` and `vocab` are covered by the digests of
+    the files they make (the split, the vocabularies, the subword models): a param that leaves
+    those unchanged (e.g. a new mirror URL) cannot change the weights either."""
     h = hashlib.sha256()
-    shaping = {k: params.to_dict()[k] for k in ("seed", "data", "vocab", "model", "train")}
-    del shaping["train"]["average_last"]  # chooses among the epochs' weights after training
-    del shaping["train"]["intra_op_threads"]  # how the machine runs it, like the machine itself
+    shaping = params.to_dict()
+    for section, keys in NOT_IN_FINGERPRINT.items():
+        if keys is None:
+            del shaping[section]
+        else:
+            for key in keys:
+                del shaping[section][key]
     h.update(json.dumps(shaping, sort_keys=True).encode())
-    for f in sorted([*paths.split.glob("*.src"), *paths.split.glob("*.tgt"), *paths.vocab.glob("*.json")]):
+    files = [*paths.split.glob("*.src"), *paths.split.glob("*.tgt"), *paths.vocab.glob("*.json"), *paths.vocab.glob("*.model")]
+    for f in sorted(files):
         h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()[:16]
 
@@ -144,17 +157,20 @@ def run_fingerprint(params: Params, paths: TrainPaths) -> str:
 class EpochEnd(keras.callbacks.Callback):
     """After each epoch: progress line, curves, best weights, and a checkpoint when due."""
 
-    def __init__(self, *, params: Params, store: CheckpointStore, best_path: Path, state: dict, live, steps: int, tokens: int, role: Role):
+    def __init__(self, *, params: Params, store: CheckpointStore, best_path: Path, state: dict, live, steps: int, tokens: int, role: Role, dev_bleu=None):
         super().__init__()
         self.p, self.store, self.best_path, self.state, self.live = params, store, best_path, state, live
-        self.role = role
+        self.role, self.dev_bleu = role, dev_bleu
         self.steps, self.tokens = steps, tokens
         self.epoch_seconds: list[float] = []
+        self.dev_bleu_seconds: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self.t0 = self.last_report = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
+        if not math.isfinite(logs["loss"]):
+            raise NonFiniteLossError(non_finite_message(self.p, f"the training loss is {logs['loss']} at epoch {self.epoch + 1}, batch {batch + 1}"))
         now = time.perf_counter()
         if now - self.last_report >= 30:  # a heartbeat on long epochs; logs stay short
             self.last_report = now
@@ -166,6 +182,11 @@ class EpochEnd(keras.callbacks.Callback):
         self.epoch_seconds.append(seconds)
         n = epoch + 1
         metrics = {k: float(v) for k, v in sorted(logs.items())}
+        if bad := [k for k, v in metrics.items() if not math.isfinite(v)]:
+            raise NonFiniteLossError(non_finite_message(self.p, f"{', '.join(bad)} is not finite at the end of epoch {n}"))
+        if self.dev_bleu is not None:  # after the epoch's timing: it is not training time
+            metrics["val_bleu"], bleu_seconds = self.dev_bleu()
+            self.dev_bleu_seconds.append(bleu_seconds)
         self.state["history"].append(metrics)
         best = self.state["best"]
         if best is None or metrics["val_loss"] < best["val_loss"]:
@@ -176,6 +197,7 @@ class EpochEnd(keras.callbacks.Callback):
             f"epoch {n}/{self.p.epochs}: loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f}, "
             f"val_loss {metrics['val_loss']:.4f}, val_accuracy {metrics['val_accuracy']:.4f}, "
             + (f"val_nll {metrics['val_nll']:.4f}, " if "val_nll" in metrics else "")
+            + (f"dev BLEU {metrics['val_bleu']:.2f} ({self.dev_bleu_seconds[-1]:.0f} s), " if "val_bleu" in metrics else "")
             + f"{seconds:.0f} s, {self.tokens / seconds:,.0f} target tokens/s" + ("  (best)" if best["epoch"] == n else ""),
             flush=True,
         )
@@ -188,6 +210,16 @@ class EpochEnd(keras.callbacks.Callback):
     @property
     def epoch(self) -> int:
         return len(self.state["history"])
+
+
+class NonFiniteLossError(UserError, ArithmeticError):
+    """The loss became NaN or infinite: the run stops before it writes a checkpoint of it."""
+
+
+def non_finite_message(p: Params, what: str) -> str:
+    hint = "a lower train.learning_rate" + (" or a train.clipnorm (e.g. 5.0)" if p.train.clipnorm is None else "")
+    return (f"{what}: training diverged (train.learning_rate={p.train.learning_rate:g}, train.clipnorm={p.train.clipnorm}); "
+            f"try {hint}. No checkpoint was written for this epoch; the earlier ones are kept")
 
 
 class AveragingError(UserError, RuntimeError):
@@ -244,7 +276,15 @@ def log_epoch(live, n: int, metrics: dict, best: dict) -> None:
     live.make_summary()
 
 
-def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
+def train(params: Params, paths: TrainPaths = TrainPaths(), *, dev_bleu: bool = True) -> dict:
+    """Train (or resume, or reuse) the run `params` describe; write the model to `paths.out`.
+    `dev_bleu=False` leaves out the per-epoch dev BLEU (nmt/devbleu.py); nothing else changes."""
+    sweep_work_folders()
+    with scratch_folder() as work:
+        return _train(params, paths, work, dev_bleu)
+
+
+def _train(params: Params, paths: TrainPaths, work: Path, dev_bleu: bool) -> dict:
     from dvclive import Live
 
     t = params.train
@@ -261,9 +301,10 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
         print(f"train: worker {role.index} of {role.count}" + (" (chief: writes checkpoints, curves and the model)" if role.chief else ""), flush=True)
 
     store = CheckpointStore(paths.checkpoints, run_fingerprint(params, paths), max(t.keep_last, t.average_last))
+    if role.chief:  # the chief alone writes checkpoints, so it alone tidies them
+        tidy_checkpoints(store, t.keep_runs)
     ckpt, why = store.resumable(params.epochs)
     print(f"train: {why}", flush=True)
-    work = Path(tempfile.mkdtemp(prefix="nmt-train-"))
     best_path = work / BEST_FILE
     state = {"history": [], "best": None}
     if ckpt is not None:
@@ -287,7 +328,13 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
     tokens = sum(len(x) + 1 for x in train_ids.target)
     todo = f"epochs {first + 1}..{params.epochs}" if first < params.epochs else f"all {params.epochs} epochs done already"
     print(f"train: {len(train_ids):,} pairs, {steps} batches of {t.batch_size}, {model.count_params():,} parameters; {todo}", flush=True)
-    callback = EpochEnd(params=params, store=store, best_path=best_path, state=state, live=live, steps=steps, tokens=tokens, role=role)
+    scorer = None
+    if dev_bleu and role.chief:
+        from nmt.devbleu import DevBleu
+
+        _, _, tgt_pipe, src_vocab, tgt_vocab = load_text_and_vocabs(paths.vocab)
+        scorer = DevBleu(seq, dev_ids, read_lines(paths.split / "dev.tgt"), tgt_pipe, src_vocab, tgt_vocab, params.model.attention != "none")
+    callback = EpochEnd(params=params, store=store, best_path=best_path, state=state, live=live, steps=steps, tokens=tokens, role=role, dev_bleu=scorer)
     if first < params.epochs:
         dataset = training_dataset(train_ids, t.batch_size, seed=params.seed, first_epoch=first, shard=(role.index, role.count))
         build_for_fit(model, strategy, dataset)
@@ -304,7 +351,6 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
     if role.count > 1:  # workers in step print the same fingerprint
         print(f"train: worker {role.index} done; weights sha256 {weights_digest(model)}", flush=True)
     if not role.chief:  # the chief alone writes the results
-        shutil.rmtree(work, ignore_errors=True)
         return state
     # The trained model: the best epoch by validation loss, or the average of the last epochs.
     averaged = None
@@ -324,16 +370,16 @@ def train(params: Params, paths: TrainPaths = TrainPaths()) -> dict:
         model.load_weights(best_path)
     live.end()
     with atomic_dir(paths.out) as tmp:
-        model.save(tmp / "model.keras")
+        save_keras(model, tmp / "model.keras")  # byte-identical on every rerun
         write_json(tmp / "config.json", {"model": params.to_dict()["model"], "seed": params.seed, "best": state["best"],
                                          **({"averaged": averaged} if averaged else {}), "epochs": params.epochs})
-    shutil.rmtree(work, ignore_errors=True)
     median = float(np.median(callback.epoch_seconds)) if callback.epoch_seconds else None
     write_json(paths.speed, {  # kept apart from the curves: timings differ from run to run
         "epochs_run": len(callback.epoch_seconds),
         "seconds_per_epoch_median": round(median, 1) if median else None,
         "target_tokens_per_second": round(tokens / median) if median else None,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),  # Linux: KiB
+        "dev_bleu_seconds_median": round(float(np.median(callback.dev_bleu_seconds)), 1) if callback.dev_bleu_seconds else None,
     })
     chosen = (f"the average of epochs {averaged['epochs'][0]}..{averaged['epochs'][-1]} (val_loss {averaged['val_loss']:.4f})" if averaged
               else f"best epoch {state['best']['epoch']} (val_loss {state['best']['val_loss']:.4f})")

@@ -9,6 +9,7 @@ Input goes through the same text pipeline as the training data; unknown words be
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,8 @@ class Translator:
         number in warnings (the CLI counts its input lines across batches)."""
         if beam_size < 1 or n_best < 1 or batch_size < 1:
             raise ValueError("beam_size, n_best and batch_size must be at least 1")
+        if not math.isfinite(length_penalty) or not math.isfinite(max_len_a):
+            raise ValueError(f"length_penalty ({length_penalty}) and max_len_a ({max_len_a}) must be finite numbers")
         b = self.bundle
         ids = []
         for n, s in enumerate(sentences, number_from):

@@ -53,12 +53,17 @@ class Vocabulary:
         return cls(json.loads(Path(path).read_text(encoding="utf-8"))["tokens"])
 
 
-def build_vocab(sentences: Iterable[list[str]], *, min_freq: int = 1, max_size: int | None = None) -> Vocabulary:
-    """The tokens seen at least `min_freq` times, most frequent first (ties in code-point order)."""
+def build_vocab(sentences: Iterable[list[str]], *, min_freq: int = 1, max_size: int | None = None,
+                left_out: Counter | None = None) -> Vocabulary:
+    """The tokens seen at least `min_freq` times, most frequent first (ties in code-point order).
+    `left_out`, if given, receives the counts of the tokens that `max_size` cut off."""
     counts = Counter(t for s in sentences for t in s)
     for s in SPECIALS:
         counts.pop(s, None)  # a corpus that contains "<unk>" literally must not shadow the special
     ranked = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
     if max_size is not None:
-        ranked = ranked[: max(0, max_size - len(SPECIALS))]
+        cut = max(0, max_size - len(SPECIALS))
+        if left_out is not None:
+            left_out.update({t: counts[t] for t in ranked[cut:]})
+        ranked = ranked[:cut]
     return Vocabulary([*SPECIALS, *ranked])

@@ -4,7 +4,6 @@ data/raw/archive/<file> is the download as fetched (sha256 verified); data/raw/<
 its unpacked content. The stage owns the whole of data/raw/, its single output.
 """
 
-import shutil
 import sys
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -12,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 from nmt.config import load_params
 from nmt.corpora import resolve_corpus
 from nmt.download import DownloadError, fetch, unpack
+from nmt.fsutil import atomic_dir
 from nmt.stage import run_stage
 
 RAW = Path("data/raw")
@@ -23,11 +23,16 @@ def main() -> int:
     filename = PurePosixPath(unquote(urlsplit(spec.url).path)).name
     if not filename:
         raise DownloadError(f"{spec.url}: the URL does not end in a file name")
-    # Leftovers of an earlier corpus would be read as part of this one.
-    if RAW.exists():
-        shutil.rmtree(RAW)
-    archive = fetch(spec.url, RAW / "archive" / filename, spec.sha256)
-    out = unpack(archive, RAW / spec.name)
+    # A fresh folder replaces data/raw/ whole, and only once the download is verified and unpacked:
+    # leftovers of an earlier corpus are not read as part of this one, and a failed download (a
+    # wrong sha256) leaves the previously verified corpus as it was.
+    with atomic_dir(RAW) as tmp:
+        try:
+            archive = fetch(spec.url, tmp / "archive" / filename, spec.sha256)
+            unpack(archive, tmp / spec.name)
+        except DownloadError as e:  # named as the output, not as its temporary folder
+            raise DownloadError(str(e).replace(str(tmp), str(RAW))) from None
+    out = RAW / spec.name
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     listed = ", ".join(files[:6]) + (", ..." if len(files) > 6 else "")
     print(f"download: {spec.name} from {spec.url} -> {out}/ ({len(files)} files: {listed})")

@@ -1,7 +1,9 @@
 """DVC stage `evaluate`: translate the test set with the exported bundle alone and score it.
 
-Writes metrics/eval.json (BLEU, chrF, TER with sacrebleu signatures), metrics/eval_speed.json,
-metrics/hypotheses.txt (every test translation) and metrics/samples.md (a few, for reviews).
+Writes metrics/eval.json (BLEU, chrF, TER with sacrebleu signatures, and how the references
+were prepared), metrics/hypotheses.txt (every test translation), metrics/hypotheses.tok.txt (the
+same in corpus tokens, for BLEU on corpus tokens), metrics/samples.md (a few, for reviews) and
+the decoding time. References are data/split/test.ref: the corpus's own, never normalised.
 """
 
 import sys
@@ -12,32 +14,35 @@ from nmt.config import load_params
 from nmt.fsutil import read_lines, write_json, write_lines, write_text
 from nmt.stage import run_stage
 
-BUNDLE, SPLIT, METRICS = Path("models/bundle"), Path("data/split"), Path("metrics")
+BUNDLE, SPLIT, METRICS, TIMINGS = Path("models/bundle"), Path("data/split"), Path("metrics"), Path("timings")
 
 
 def main() -> int:
     e = load_params().eval
-    from nmt.evaluation import score, samples_markdown
+    from nmt.evaluation import raw_references, reference_rule, samples_markdown, score
     from nmt.translate import Translator
 
     translator = Translator(BUNDLE)
     b = translator.bundle
-    src, ref = read_lines(SPLIT / "test.src"), read_lines(SPLIT / "test.tgt")
+    src, ref = read_lines(SPLIT / "test.src"), read_lines(SPLIT / "test.ref")
+    pretokenized = b.config["pretokenized"]
     start = time.perf_counter()
     hyps = [h[0] for h in translator.translate_nbest(
         src, pretokenized=True, beam_size=e.beam_size, length_penalty=e.length_penalty,
         max_len_a=e.max_len_a, max_len_b=e.max_len_b, batch_size=e.batch_size)]
     seconds = time.perf_counter() - start
-    hyp_text, ref_text = [h.text for h in hyps], [b.target_text.detokenize(r) for r in ref]
+    hyp_text, ref_text = [h.text for h in hyps], raw_references(ref, b.target_text, pretokenized=pretokenized)
+    hyp_tokens = [h.tokens for h in hyps]
     scores = score(hyp_text, ref_text, b.target_text.lang,
-                   hyp_tokens=[h.tokens for h in hyps] if b.config["pretokenized"] else None,
-                   ref_tokens=ref if b.config["pretokenized"] else None)
+                   hyp_tokens=hyp_tokens if pretokenized else None, ref_tokens=ref if pretokenized else None)
     search = "greedy" if e.beam_size == 1 else f"beam {e.beam_size}"
-    write_json(METRICS / "eval.json", {"test_sentences": len(src), "search": search, **scores})
-    write_json(METRICS / "eval_speed.json", {  # apart from eval.json: timings vary between runs
+    write_json(METRICS / "eval.json", {"test_sentences": len(src), "search": search, **scores,
+                                       "references": reference_rule(b.target_text, pretokenized=pretokenized)})
+    write_json(TIMINGS / "eval_speed.json", {  # not a DVC metric: timings vary between runs
         "search": search, "seconds": round(seconds, 2), "sentences_per_second": round(len(src) / seconds, 1),
     })
     write_lines(METRICS / "hypotheses.txt", hyp_text)
+    write_lines(METRICS / "hypotheses.tok.txt", hyp_tokens)
     src_text = [b.source_text.detokenize(s) for s in src]
     write_text(METRICS / "samples.md", samples_markdown(
         src_text, ref_text, hyp_text, e.samples,

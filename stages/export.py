@@ -9,12 +9,11 @@ get no SavedModel (core TensorFlow cannot run sentencepiece): the stage says so 
 """
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 from nmt.config import ModelParams
-from nmt.fsutil import write_json
+from nmt.fsutil import OutputError, atomic_dir, write_json
 from nmt.stage import run_stage
 
 TRAIN, VOCAB, SPLIT = Path("models/train"), Path("data/vocab"), Path("data/split")
@@ -26,6 +25,7 @@ SERVING_GREEDY, SERVING_BEAM, BEAM_SIZE = 200, 64, 5  # dev sentences the SavedM
 def main() -> int:
     from nmt.bundle import load_bundle, save_bundle, verify_bundle
     from nmt.fsutil import read_lines
+    from nmt.manifest import write_manifest
     from nmt.serving import unsupported
     from nmt.training import build_from_vocabs, load_split, load_text_and_vocabs
 
@@ -34,22 +34,29 @@ def main() -> int:
     seq = build_from_vocabs(model_params, VOCAB, trained["seed"])
     seq.training.load_weights(TRAIN / "model.keras")
     text, src_text, tgt_text, src_vocab, tgt_vocab = load_text_and_vocabs(VOCAB)
-    save_bundle(seq, {"source": src_text, "target": tgt_text}, src_vocab, tgt_vocab, OUT, extra={
-        "model": trained["model"], "trained_epochs": trained["epochs"], "best": trained["best"],
-        "corpus": text["corpus"], "pretokenized": text["pretokenized"],
-    })
+    # The bundle is written and proven in a temporary folder that takes OUT's place only once
+    # every proof has passed: a failed or killed export leaves the previous bundle (or none),
+    # never one that is unproven or lacks a part. A killed export's folder is swept next time.
     try:
-        result = verify_bundle(seq.training, load_bundle(OUT), load_split(SPLIT, "dev", VOCAB),
-                               sentences=CHECK_SENTENCES, batch_size=50, tolerance=TOLERANCE)
-        bundle = load_bundle(OUT)
-        if reason := unsupported(bundle):
-            print(f"export: no serving SavedModel: {reason}")
-            serving = {"skipped": "subword level"}
-        else:
-            serving = export_serving(bundle, read_lines(SPLIT / "dev.src"))
-    except Exception:  # a failed proof, or a SavedModel that could not be written (e.g. a full disk)
-        shutil.rmtree(OUT, ignore_errors=True)  # a bundle that fails its proof, or lacks a part, must not be used
-        raise
+        with atomic_dir(OUT) as staging:
+            save_bundle(seq, {"source": src_text, "target": tgt_text}, src_vocab, tgt_vocab, staging, extra={
+                "model": trained["model"], "trained_epochs": trained["epochs"], "best": trained["best"],
+                "corpus": text["corpus"], "pretokenized": text["pretokenized"],
+            })
+            result = verify_bundle(seq.training, load_bundle(staging), load_split(SPLIT, "dev", VOCAB),
+                                   sentences=CHECK_SENTENCES, batch_size=50, tolerance=TOLERANCE)
+            bundle = load_bundle(staging)
+            if reason := unsupported(bundle):
+                print(f"export: no serving SavedModel: {reason}")
+                serving = {"skipped": "subword level"}
+            else:
+                serving = export_serving(bundle, staging, read_lines(SPLIT / "dev.src"))
+            write_manifest(staging)  # again, now with the SavedModel's files
+    except OutputError as e:  # named as the output, not as its temporary folder
+        cause = e
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        raise OutputError(f"cannot write {OUT}: {getattr(cause, 'strerror', None) or e}") from None
     write_json(METRICS, {"max_abs_prob_diff": float(f"{result['max_abs_prob_diff']:.3g}"),
                          **{k: v for k, v in result.items() if k != "max_abs_prob_diff"}, "serving": serving})
     print(f"export: {OUT} reproduces the training model on {result['sentences']} dev sentences "
@@ -60,12 +67,12 @@ def main() -> int:
     return 0
 
 
-def export_serving(bundle, dev_source: list[str]) -> dict:
+def export_serving(bundle, bundle_dir: Path, dev_source: list[str]) -> dict:
     """The SavedModel beside the bundle's files, proven on dev sentences typed as plain text."""
     from nmt.serving import save_serving_model, verify_serving_model
     from nmt.translate import Translator
 
-    path = save_serving_model(bundle, OUT)
+    path = save_serving_model(bundle, bundle_dir)
     sentences = [bundle.source_text.detokenize(line) for line in dev_source[:SERVING_GREEDY]]
     return verify_serving_model(path, Translator(bundle), sentences, beam_size=BEAM_SIZE, beam_sentences=SERVING_BEAM)
 

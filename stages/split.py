@@ -1,6 +1,8 @@
 """DVC stage `split`: data/raw -> data/split/{train,dev,test}.{src,tgt} and metrics/split.json.
 
-Each output line holds one sentence as corpus tokens separated by single spaces.
+Each output line holds one sentence as corpus tokens separated by single spaces; beside them,
+test.ref holds the test references exactly as the corpus wrote them (not normalised), which
+the evaluate stage scores against.
 """
 
 import sys
@@ -9,7 +11,7 @@ from pathlib import Path
 
 from nmt.config import load_params
 from nmt.corpora import direction, resolve_corpus, text_pipelines
-from nmt.corpus import CorpusError, clean, grouped_split, read_corpus
+from nmt.corpus import CorpusError, clean, grouped_split, read_corpus, why_empty
 from nmt.fsutil import atomic_dir, write_json, write_lines
 from nmt.stage import run_stage
 
@@ -25,15 +27,17 @@ def main() -> int:
     opts = dict(pretokenized=spec.pretokenized, max_len=d.max_len)
     counts: dict[str, Counter] = {}
     if "all" in parts:
-        counts["all"] = Counter()
-        kept = clean(parts["all"], src_pipe, tgt_pipe, dedupe=True, counts=counts["all"], **opts)
+        counts["all"], raw = Counter(), []
+        kept = clean(parts["all"], src_pipe, tgt_pipe, dedupe=True, counts=counts["all"], raw_targets=raw, **opts)
         if not kept:
-            raise CorpusError(f"{RAW}: no pairs left after filtering (counts: {dict(counts['all'])})")
+            raise CorpusError(f"{RAW}: no pairs left after filtering{why_empty(counts['all'], d.max_len)}")
         split = grouped_split(kept, dev_size=d.dev_size, test_size=d.test_size, seed=params.seed)
+        raw_of = dict(zip(kept, raw))  # kept pairs are distinct (de-duplicated)
+        test_ref = [raw_of[pair] for pair in split["test"]]
     else:
         # The official dev and test sets are kept whole (bar empty lines) so that scores
         # compare with published ones; only the training part is filtered and de-duplicated.
-        split = {}
+        split, test_ref = {}, []
         for part in ("train", "dev", "test"):
             counts[part] = Counter()
             split[part] = clean(
@@ -41,17 +45,19 @@ def main() -> int:
                 pretokenized=spec.pretokenized,
                 max_len=d.max_len if part == "train" else None,
                 dedupe=part == "train",
+                raw_targets=test_ref if part == "test" else None,
             )
     if d.max_train_pairs is not None:
         split["train"] = split["train"][: d.max_train_pairs]
     for part, pairs in split.items():
         if not pairs:
-            raise CorpusError(f"{RAW}: the {part} split is empty after filtering (counts: {dict(sum(counts.values(), Counter()))})")
+            raise CorpusError(f"{RAW}: the {part} split is empty after filtering{why_empty(counts.get(part) or sum(counts.values(), Counter()), d.max_len)}")
 
     with atomic_dir(OUT) as tmp:
         for part, pairs in split.items():
             write_lines(tmp / f"{part}.src", (s for s, _ in pairs))
             write_lines(tmp / f"{part}.tgt", (t for _, t in pairs))
+        write_lines(tmp / "test.ref", test_ref)
         write_json(tmp / "text.json", {
             "corpus": spec.name, "pretokenized": spec.pretokenized,
             "source": src_pipe.to_dict(), "target": tgt_pipe.to_dict(),

@@ -7,13 +7,14 @@ subword level it first trains a sentencepiece model per side, data/vocab/{source
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 from nmt.config import load_params
 from nmt.fsutil import atomic_dir, read_lines, write_json
 from nmt.stage import run_stage
 from nmt.text import TextPipeline, train_subword_model
-from nmt.vocab import UNK_ID, build_vocab
+from nmt.vocab import SPECIALS, UNK_ID, build_vocab
 
 SPLIT, OUT, METRICS = Path("data/split"), Path("data/vocab"), Path("metrics/vocab.json")
 
@@ -30,10 +31,15 @@ def main() -> int:
                 model = str(train_subword_model(read_lines(SPLIT / f"train.{ext}"), tmp / f"{side}.model",
                                                 vocab_size=v.subword_size, lang=text[side]["lang"], seed=params.seed))
             pipe = TextPipeline(**{**text[side], "level": v.level, "subword_model": model})
+            left_out = Counter()
             vocab = build_vocab(
                 (pipe.tokens(line) for line in read_lines(SPLIT / f"train.{ext}")),
-                min_freq=v.min_freq, max_size=v.max_size,
+                min_freq=v.min_freq, max_size=v.max_size, left_out=left_out,
             )
+            if left_out:  # max_size cut off tokens that min_freq kept: say how much becomes <unk>
+                print(f"vocab: warning: vocab.max_size={v.max_size} leaves out {len(left_out):,} {side} token types seen at least "
+                      f"vocab.min_freq={v.min_freq} times ({sum(left_out.values()):,} occurrences in the training split become <unk>); "
+                      f"the vocabulary keeps {len(vocab) - len(SPECIALS):,} besides the {len(SPECIALS)} specials", file=sys.stderr)
             vocab.save(tmp / f"{side}.json")
             text[side] = pipe.to_dict()
             dev = [i for line in read_lines(SPLIT / f"dev.{ext}") for i in vocab.encode(pipe.tokens(line))]

@@ -50,3 +50,17 @@ def copy_repo(dest: Path, overrides: dict) -> Path:
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def checkpoints(repo: Path) -> list[str]:
+    """The checkpoints of the one run in models/checkpoints/ (a folder per run fingerprint)."""
+    runs = [p for p in (repo / "models/checkpoints").iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1, runs
+    return sorted(p.name for p in runs[0].iterdir())
+
+
+def resumed_from(out: str, epoch: int) -> bool:
+    """Whether the training log says it resumed from its own checkpoint of `epoch`."""
+    import re
+
+    return re.search(rf"resuming from models/checkpoints/[0-9a-f]{{16}}/epoch-{epoch:04d} \(epoch {epoch}\)", out) is not None

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from pipeline_helpers import copy_repo, dvc, read_json
+from pipeline_helpers import checkpoints, copy_repo, dvc, read_json
 
 pytestmark = pytest.mark.slow
 
@@ -44,9 +44,10 @@ def test_the_model_is_the_mean_of_the_last_epochs_and_a_run_without_their_checkp
     assert 0 < config["averaged"]["val_nll"] < config["averaged"]["val_loss"]  # smoothing adds to the loss here
     assert (repo / "metrics/train/plots/metrics/dev/nll.tsv").exists()
     # Checkpoints every 5 epochs, one kept: averaging still made (and kept) the two it needs.
-    ckpts = sorted(p.name for p in (repo / "models/checkpoints").iterdir())
+    ckpts = checkpoints(repo)
     assert ckpts == ["epoch-0002", "epoch-0003"]
-    two, three = (layer_weights(repo / f"models/checkpoints/{c}/training.keras") for c in ckpts)
+    run_dir = next((repo / "models/checkpoints").iterdir())
+    two, three = (layer_weights(run_dir / c / "training.keras") for c in ckpts)
     model = layer_weights(repo / "models/train/model.keras")
     assert model.keys() == two.keys() and len(model) >= 6
     for name, w in model.items():

@@ -71,7 +71,11 @@ def test_translate_nbest_and_beam_options(translator):
     hyps = translator.translate_nbest(["i like tea .", "we drink water ."], beam_size=3, n_best=3)
     assert [len(h) for h in hyps] == [3, 3]
     assert all(h.score is not None for hs in hyps for h in hs)
-    assert translator.translate(["i like tea ."], beam_size=1) == translator.translate(["i like tea ."])
+    # translate() with a beam gives the best of the n-best list; without options it decodes greedily.
+    assert translator.translate(["i like tea .", "we drink water ."], beam_size=3) == [h[0].text for h in hyps]
+    source = pad([np.asarray(translator.bundle.source_vocab.encode("i like tea .".split()), np.int32)])
+    greedy = translator.decoder.greedy(source, max_lengths(source, 1.5, 10))[0]
+    assert translator.translate(["i like tea ."]) == [translator._hypothesis(greedy[: np.flatnonzero(greedy == EOS_ID)[0] + 1], None).text]
     with pytest.raises(ValueError):
         translator.translate(["x"], beam_size=0)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pipeline_helpers import copy_repo, dvc, read_json, run, venv_env
+from pipeline_helpers import copy_repo, dvc, read_json, resumed_from, run, venv_env
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +29,8 @@ FAULT = {
 
 
 def deterministic_outputs(repo: Path) -> dict[str, bytes]:
-    """Every metric file a run writes, but the timings (which vary by nature)."""
-    files = [p for p in (repo / "metrics").rglob("*") if p.is_file() and not p.name.endswith("_speed.json")]
+    """Every metric file a run writes (timings, which vary by nature, are in timings/)."""
+    files = [p for p in (repo / "metrics").rglob("*") if p.is_file()]
     return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(files)}
 
 
@@ -63,6 +63,14 @@ def test_two_runs_with_the_same_params_and_seed_are_identical(uninterrupted, tmp
         assert first_out[name] == second_out[name], f"{name} differs between two identical runs"
     a, b = bundle_weights(uninterrupted), bundle_weights(second)
     assert len(a) == len(b) > 0 and all(np.array_equal(x, y) for x, y in zip(a, b))
+    # Byte for byte, so that DVC records the same hashes of models/ and a rerun leaves dvc.lock as it was.
+    models = lambda repo: {str(p.relative_to(repo)): p.read_bytes() for p in sorted((repo / "models").rglob("*")) if p.is_file()}  # noqa: E731
+    first_models, second_models = models(uninterrupted), models(second)
+    assert any(re.fullmatch(r"models/checkpoints/[0-9a-f]{16}/epoch-0004/training.keras", n) for n in first_models)
+    assert "models/bundle/serving/1/saved_model.pb" in first_models and "models/bundle/manifest.json" in first_models
+    assert first_models.keys() == second_models.keys()
+    assert [n for n in first_models if first_models[n] != second_models[n]] == []
+    assert (uninterrupted / "dvc.lock").read_text() == (second / "dvc.lock").read_text()
 
 
 def test_sigkill_mid_epoch_then_repro_resumes_and_ends_as_if_never_killed(uninterrupted, tmp_path):
@@ -71,18 +79,18 @@ def test_sigkill_mid_epoch_then_repro_resumes_and_ends_as_if_never_killed(uninte
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     checkpoints = repo / "models/checkpoints"
     deadline = time.monotonic() + 600
-    while not (checkpoints / "epoch-0002").is_dir():
+    while not list(checkpoints.glob("*/epoch-0002")):
         assert proc.poll() is None, "the run ended before its first checkpoint"
         assert time.monotonic() < deadline, "no checkpoint after 10 minutes"
         time.sleep(0.05)
     time.sleep(0.3)  # into epoch 3, whose checkpoint comes only at the end of epoch 4
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert sorted(p.name for p in checkpoints.glob("epoch-*")) == ["epoch-0002"], "killed too late: epoch 4 was done"
+    assert sorted(p.name for p in checkpoints.glob("*/epoch-*")) == ["epoch-0002"], "killed too late: epoch 4 was done"
     assert not (repo / "models/train/model.keras").exists()
 
     again = dvc("repro", cwd=repo).stdout
-    assert "resuming from models/checkpoints/epoch-0002 (epoch 2)" in again
+    assert resumed_from(again, 2), again
     assert "epochs 3..4" in again and "epoch 1/4" not in again  # at most save_every (2) epochs lost
     rows = (repo / "metrics/train/plots/metrics/dev/loss.tsv").read_text().splitlines()[1:]
     assert [r.split("\t")[0] for r in rows] == ["1", "2", "3", "4"]  # the curve continues: no step lost or twice
@@ -91,12 +99,15 @@ def test_sigkill_mid_epoch_then_repro_resumes_and_ends_as_if_never_killed(uninte
         assert resumed[name] == never_killed[name], f"{name}: the resumed run differs from the uninterrupted one"
 
 
-def test_a_checkpoint_made_with_other_params_is_never_resumed(tmp_path):
+def test_a_checkpoint_made_with_other_params_is_never_resumed_and_is_kept(tmp_path):
     repo = copy_repo(tmp_path, FAULT)
     dvc("repro", "train", cwd=repo)  # leaves checkpoints epoch-0002 and epoch-0004
+    (first,) = (repo / "models/checkpoints").iterdir()
     out = dvc("exp", "run", "-S", "model.units=8", "-S", "epochs=2", cwd=repo).stdout
-    assert re.search(r"ignoring 2 checkpoint\(s\) in models/checkpoints made with other params or data .*starting from scratch", out)
+    assert re.search(rf"no checkpoint of this run in models/checkpoints/[0-9a-f]{{16}}: starting from scratch", out), out
+    assert re.search(rf"kept 1 other run\(s\) .*{first.name} \(epochs 2, 4;", out), out
     assert "epochs 1..2" in out
+    assert sorted(p.name for p in first.iterdir()) == ["epoch-0002", "epoch-0004"]
 
 
 def _full_disk(limit_bytes: int):
@@ -121,7 +132,7 @@ def test_a_full_disk_during_export_is_one_clear_error_and_keeps_the_old_bundle(u
 
 def test_an_output_that_cannot_be_replaced_is_one_clear_error(uninterrupted):
     metrics = uninterrupted / "metrics"
-    before = (metrics / "eval.json").read_bytes()
+    before, hypotheses = (metrics / "eval.json").read_bytes(), (metrics / "hypotheses.txt").read_bytes()
     (metrics / "hypotheses.txt").unlink()
     (metrics / "hypotheses.txt").mkdir()  # in the way of the file the stage writes
     try:
@@ -130,5 +141,6 @@ def test_an_output_that_cannot_be_replaced_is_one_clear_error(uninterrupted):
         assert re.search(r"^error: cannot write metrics/hypotheses.txt: Is a directory$", proc.stderr, re.M), proc.stderr
         assert (metrics / "eval.json").read_bytes() == before  # whole files only, old or new
         assert [p.name for p in metrics.iterdir() if p.name.endswith(".tmp")] == []
-    finally:
+    finally:  # the run is a shared fixture: leave it as it was
         (metrics / "hypotheses.txt").rmdir()
+        (metrics / "hypotheses.txt").write_bytes(hypotheses)

@@ -38,13 +38,18 @@ def test_the_smoothed_loss_is_cross_entropy_against_the_smoothed_one_hot_target(
 
 def test_a_model_compiled_with_label_smoothing_logs_the_plain_cross_entropy_too(tmp_path):
     inputs = keras.Input((4,), dtype="int32")
-    model = keras.Model(inputs, keras.layers.Dense(6)(keras.layers.Embedding(6, 3)(inputs)))
+    peaked = keras.initializers.RandomNormal(stddev=3.0, seed=0)  # far from uniform: smoothing changes the loss a lot
+    model = keras.Model(inputs, keras.layers.Dense(6, kernel_initializer=peaked)(keras.layers.Embedding(6, 3, embeddings_initializer=peaked)(inputs)))
     compile_model(model, TrainParams(label_smoothing=0.1))
     x = np.arange(24).reshape(6, 4) % 6
     logs = model.fit(x, x, sample_weight=np.ones((6, 4)), validation_data=(x, x, np.ones((6, 4))), epochs=2, verbose=0).history
     assert set(logs) >= {"loss", "nll", "val_loss", "val_nll", "accuracy"}
-    # Smoothing adds to the loss: against a smoothed target the loss exceeds the plain one here.
-    assert logs["val_loss"][-1] != pytest.approx(logs["val_nll"][-1])
+    # val_nll is the plain cross-entropy and val_loss the smoothed one, of the final weights.
+    logits, ones = model.predict(x, verbose=0), np.ones((6, 4), "float32")
+    assert logs["val_nll"][-1] == pytest.approx(reference_loss(logits, x, ones, 0.0), rel=1e-5)
+    assert logs["val_loss"][-1] == pytest.approx(reference_loss(logits, x, ones, 0.1), rel=1e-5)
+    # Far apart (peaked, confidently wrong logits), so the two checks above tell them apart.
+    assert abs(logs["val_loss"][-1] - logs["val_nll"][-1]) > 0.1
     model.save(tmp_path / "m.keras")  # checkpoints save the compiled model: the loss must serialise
     again = keras.models.load_model(tmp_path / "m.keras")
     assert again.loss.smoothing == 0.1

@@ -1,6 +1,7 @@
 """The real pipeline, end to end: `dvc repro` and `dvc exp run` in a temporary copy of the
 repository, with a tiny configuration, asserting on what a user finds afterwards."""
 
+import json
 import re
 import subprocess
 import sys
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pipeline_helpers import copy_repo, dvc, read_json, run
+from browser import colour_pixels, render
+from pipeline_helpers import checkpoints, copy_repo, dvc, read_json, resumed_from, run
 from s3_server import CREDENTIALS, s3_server
 
 pytestmark = pytest.mark.slow
@@ -47,13 +49,29 @@ def test_repro_runs_all_six_stages_and_leaves_models_and_metrics(project):
     # The serving SavedModel translated dev sentences exactly as the Python Translator did.
     assert export["serving"] == {"greedy": {"sentences": 200, "identical": 200}, "beam_5": {"sentences": 64, "identical": 64}}
     assert sorted(p.name for p in (repo / "models/bundle").iterdir()) == [
-        "config.json", "decoder_step.keras", "encoder.keras", "serving", "source_vocab.json", "target_vocab.json"]
+        "config.json", "decoder_step.keras", "encoder.keras", "manifest.json", "serving", "source_vocab.json", "target_vocab.json"]
     assert (repo / "models/bundle/serving/1/saved_model.pb").is_file()
     assert (repo / "models/train/model.keras").is_file()
-    speed = read_json(repo / "metrics/train_speed.json")
+    speed = read_json(repo / "timings/train_speed.json")
     assert speed["epochs_run"] == 2 and speed["target_tokens_per_second"] > 0
     assert 100 < speed["peak_rss_mib"] < 8192  # the stage's own peak, read from the OS
-    assert sorted(p.name for p in (repo / "models/checkpoints").iterdir()) == ["epoch-0001", "epoch-0002"]
+    assert checkpoints(repo) == ["epoch-0001", "epoch-0002"]
+
+
+def test_evaluate_scores_the_mirror_test_file_as_the_readme_sacrebleu_command_does(project):
+    """References as distributed (not the normalised test.tgt), and every figure re-checkable."""
+    import tarfile
+
+    from test_scores import run_readme_block
+
+    repo, _ = project
+    with tarfile.open(repo / "data/mirror/small_parallel_enja.tar.gz") as tar:
+        assert (repo / "data/split/test.ref").read_bytes() == tar.extractfile("small_parallel_enja/test.ja").read()
+    ev = read_json(repo / "metrics/eval.json")
+    cli = {r["name"]: r["score"] for r in run_readme_block("recheck", repo)}
+    [tokens] = run_readme_block("recheck-tokens", repo)
+    assert cli == {"BLEU": ev["bleu"], "chrF2": ev["chrf"], "TER": ev["ter"]}
+    assert tokens["score"] == ev["bleu_corpus_tokens"]
 
 
 def test_training_curves_are_dvc_plots(project):
@@ -64,6 +82,24 @@ def test_training_curves_are_dvc_plots(project):
     assert loss[0].startswith("step") and [row.split("\t")[0] for row in loss[1:]] == ["1", "2"]
     shown = dvc("plots", "show", "--json", cwd=repo)
     assert "dev/loss.tsv" in shown.stdout
+    bleu = (repo / "metrics/train/plots/metrics/dev/bleu.tsv").read_text().splitlines()
+    assert bleu[0] == "step\tbleu" and [row.split("\t")[0] for row in bleu[1:]] == ["1", "2"]  # dev BLEU per epoch
+    plots = json.loads(shown.stdout)["data"]
+    assert sorted(plots) == ["accuracy", "dev_bleu", "loss"]  # train and dev on one chart each
+    assert {d["filename"] for d in plots["loss"][0]["content"]["data"]["values"]} == {"train/loss.tsv", "dev/loss.tsv"}
+
+
+def test_the_plots_page_draws_the_curves_offline_in_a_headless_browser(project, tmp_path):
+    repo, _ = project
+    printed = dvc("plots", "show", cwd=repo).stdout
+    page = repo / "dvc_plots/index.html"
+    assert page.as_uri() in printed
+    html = page.read_text(encoding="utf-8")
+    assert "<script src=" not in html and "cdn.jsdelivr" not in html  # nothing to fetch
+    assert "dvc_plots" in run(["git", "check-ignore", "dvc_plots/index.html"], repo).stdout
+    dom, screenshot = render(page, tmp_path)
+    assert len(re.findall(r'<canvas [^>]*class="marks"', dom)) == 3  # vega-embed drew the three charts
+    assert colour_pixels(screenshot) > 1500  # and their coloured curves (axes and text are grey)
 
 
 def test_nothing_changed_means_nothing_runs(project):
@@ -125,7 +161,7 @@ def test_exp_run_with_more_epochs_resumes_from_the_checkpoint(project):
     run(["git", "add", "-A"], repo)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny run"], repo)
     out = dvc("exp", "run", "-S", "epochs=3", cwd=repo).stdout
-    assert "resuming from models/checkpoints/epoch-0002 (epoch 2)" in out
+    assert resumed_from(out, 2), out
     assert "epochs 3..3" in out and "epoch 1/3" not in out
     assert read_json(repo / "metrics/train/metrics.json")["step"] == 3
     rows = (repo / "metrics/train/plots/metrics/dev/loss.tsv").read_text().splitlines()[1:]
@@ -149,7 +185,9 @@ def test_report_compares_two_commits_for_a_pull_request(project, tmp_path):
     metrics = report.split("## Metrics")[1].split("##")[0]
     assert "metrics/train/metrics.json" in metrics and "dev.loss" in metrics
     images = re.findall(r"!\[[^]]*\]\(([^)]+)\)", report)
-    assert "curves/dev_loss.png" in images and len(images) == 4
+    assert sorted(i for i in images if i.startswith("curves/")) == ["curves/accuracy.png", "curves/dev_bleu.png", "curves/loss.png"]
+    assert sorted(i for i in images if i.startswith("attention/")) == [f"attention/sample_{i}.png" for i in (1, 2, 3)]
+    assert len(images) == 6 and "## Attention" in report
     for image in images:
         assert (tmp_path / "report" / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     samples = report.split("## Sample test translations")[1]
@@ -192,6 +230,30 @@ def test_queued_experiments_run_in_parallel_workers(project):
     assert rows == {"beam2": "Success", "beam3": "Success"}, status
     shown = dvc("exp", "show", "--json", cwd=repo).stdout
     assert '"search": "beam 2"' in shown and '"search": "beam 3"' in shown
+
+
+def test_nmt_experiments_shows_the_changed_params_and_quality_metrics_in_120_columns(project):
+    """After the experiments above (epochs, vocab.level, eval.beam_size): one narrow table."""
+    repo, _ = project
+    nmt = str(Path(sys.executable).parent / "nmt")
+    out = run([nmt, "experiments"], repo).stdout
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 120 and len(lines) >= 5
+    header = lines[0].split()
+    assert header[0] == "Experiment" and {"beam_size", "level"} <= set(header)
+    assert re.search(r"  BLEU +tok BLEU +chrF +dev loss$", lines[0]) and "seconds" not in out
+    shown = json.loads(dvc("exp", "show", "--json", cwd=repo).stdout)
+    exps = {e["name"]: e["revs"][0]["data"] for row in shown for e in row.get("experiments") or []}
+    assert len(exps) >= 3 and all(any(line.startswith(n + " ") for line in lines) for n in exps)  # every experiment
+    for name in ("beam2", "beam3"):
+        row = next(line for line in lines if line.startswith(name + " "))
+        cells = row.split()  # names and cells have no spaces; the params come before the metrics
+        assert cells[header.index("beam_size")] == name[-1]
+        ev = exps[name]["metrics"]["metrics/eval.json"]["data"]
+        shown_bleu, shown_tok, shown_chrf = map(float, cells[-4:-1])
+        assert (shown_bleu, shown_tok, shown_chrf) == pytest.approx((ev["bleu"], ev["bleu_corpus_tokens"], ev["chrf"]), abs=0.006)
+    narrow = run([nmt, "experiments", "--width", "60"], repo).stdout
+    assert max(map(len, narrow.splitlines())) <= 60 and "also changed, not shown" in narrow
 
 
 def test_report_on_an_experiment_by_its_name(project, tmp_path):

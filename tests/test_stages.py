@@ -20,10 +20,12 @@ def stage(name: str, cwd: Path) -> subprocess.CompletedProcess:
 def project(tmp_path: Path, corpus: bytes, *, filename: str = "pairs.tsv", sha256: str | None = None, **data) -> Path:
     """A folder with params.yaml naming a custom TSV corpus (en -> fr) stored at `filename`."""
     (tmp_path / filename).write_bytes(corpus)
-    params = {"data": {
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))  # a stage needs every param
+    params["data"] |= {
         "corpus": "custom", "url": str(tmp_path / filename), "sha256": sha256 or hashlib.sha256(corpus).hexdigest(),
-        "custom": {"format": "tsv", "languages": ["en", "fr"]}, "dev_size": 1, "test_size": 1, **data,
-    }}
+        "custom": {"format": "tsv", "languages": ["en", "fr"], "pretokenized": False, "lowercase": False},
+        "dev_size": 1, "test_size": 1, **data,
+    }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     return tmp_path
 
@@ -52,7 +54,7 @@ def test_a_checksum_mismatch_names_both_hashes_and_leaves_nothing(tmp_path):
     repo = project(tmp_path, GOOD, sha256="0" * 64)
     err = error_line(stage("download", repo))
     assert "0" * 64 in err and hashlib.sha256(GOOD).hexdigest() in err
-    assert not any((repo / "data/raw").rglob("*.tsv")) if (repo / "data/raw").exists() else True
+    assert not any(p.is_file() for p in (repo / "data/raw").rglob("*"))  # nothing unpacked, no partial download
 
 
 @pytest.mark.parametrize("bad, expected", [

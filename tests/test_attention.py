@@ -1,0 +1,100 @@
+"""Attention pictures: the weights come out of the bundle's decoder-step model, one row per
+target token summing to 1 over the source, and are drawn as an offline HTML page or a PNG."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from conftest import tiny_bundle
+
+from nmt.attention import AttentionError, alignment_probe, attention_for, force_alignment, write_heatmap
+from nmt.config import ModelParams
+from nmt.translate import Translator
+
+
+@pytest.fixture(scope="module")
+def translator(random_bundle):
+    return Translator(random_bundle[1])
+
+
+def test_the_probe_returns_the_step_models_outputs_unchanged_and_weights_that_sum_to_one(random_bundle):
+    bundle = random_bundle[1]
+    probe = alignment_probe(bundle.decoder_step)
+    source = np.array([[5, 6, 7, 8], [9, 5, 0, 0]], np.int32)  # the second sentence padded
+    enc_out, mask, *states = bundle.encoder(source, training=False)
+    enc_out = keras.ops.copy(enc_out)
+    inputs = [keras.ops.convert_to_tensor(np.array([[2], [2]], np.int32)), *states, enc_out, mask]
+    expected = [keras.ops.convert_to_numpy(x) for x in bundle.decoder_step(inputs, training=False)]
+    *got, weights = [keras.ops.convert_to_numpy(x) for x in probe(inputs, training=False)]
+    for e, g in zip(expected, got, strict=True):
+        assert np.array_equal(e, g)  # the same numbers, bit for bit
+    assert weights.shape == (2, 1, 4)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-6)
+    assert np.all(weights[1, 0, 2:] == 0) and np.all(weights[1, 0, :2] > 0)  # no weight on padding
+
+
+def test_a_translation_has_one_row_per_target_token_over_the_source_tokens(translator):
+    a = attention_for(translator, "i like green tea .")
+    assert a.source == ["i", "like", "green", "tea", "."]
+    assert a.target[-1] == "</s>" and a.weights.shape == (len(a.target), len(a.source))
+    np.testing.assert_allclose(a.weights.sum(1), 1.0, atol=1e-6)
+    printed = translator.translate_nbest(["i like green tea ."])[0][0].tokens
+    assert " ".join(a.target[:-1]) == printed  # the pictured translation is the one printed
+
+
+def test_beam_search_pictures_the_beam_hypothesis(translator):
+    a = attention_for(translator, "you like coffee .", beam_size=3)
+    best = translator.translate_nbest(["you like coffee ."], beam_size=3)[0][0].tokens
+    assert " ".join(a.target[:-1]) == best and a.weights.shape == (len(a.target), 4)
+
+
+def test_forcing_a_given_target_gives_one_row_per_target_token(random_bundle):
+    bundle = random_bundle[1]
+    weights = force_alignment(bundle.encoder, alignment_probe(bundle.decoder_step), np.array([5, 6, 7], np.int32), [4, 5, 6, 3])
+    assert weights.shape == (4, 3)
+    np.testing.assert_allclose(weights.sum(1), 1.0, atol=1e-6)
+
+
+def test_html_draws_offline_with_the_tokens_and_png_is_a_picture(translator, tmp_path):
+    a = attention_for(translator, "he likes green tea .")
+    page = write_heatmap([a, a], tmp_path / "a.html", ["one", "two"]).read_text(encoding="utf-8")
+    assert "vegaEmbed(\"#attention1\"" in page and "<script src=" not in page  # the libraries are inlined
+    assert all(f'"{t}"' in page for t in a.target[:-1] + a.source) and '"<\\/s>"' in page  # the axis labels
+    png = write_heatmap([a], tmp_path / "a.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+    with pytest.raises(AttentionError, match="html or .png"):
+        write_heatmap([a], tmp_path / "a.pdf")
+
+
+def test_a_model_without_attention_says_so(tmp_path):
+    _, bundle = tiny_bundle(tmp_path / "b", ModelParams(embedding_dim=8, units=8, attention="none"))
+    with pytest.raises(AttentionError, match="no attention"):
+        alignment_probe(bundle.decoder_step)
+
+
+def test_nmt_translate_writes_the_attention_page(tmp_path):
+    nmt = str(Path(sys.executable).parent / "nmt")
+    bundle_dir = tmp_path / "bundle"
+    tiny_bundle(bundle_dir, ModelParams(embedding_dim=8, units=8))
+    out = subprocess.run([nmt, "translate", "--model", str(bundle_dir), "--attention", str(tmp_path / "a.html"), "i like tea ."],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("\n") == 1 and f"attention: {tmp_path / 'a.html'}" in out.stderr
+    assert "vegaEmbed" in (tmp_path / "a.html").read_text(encoding="utf-8")
+    refused = subprocess.run([nmt, "translate", "--attention", str(tmp_path / "b.html")], capture_output=True, text=True, input="i like tea .\n")
+    assert refused.returncode == 2 and "draws the sentences given as arguments" in refused.stderr
+
+
+def test_the_attention_page_draws_in_a_headless_browser(translator, tmp_path):
+    from browser import ink_pixels, render
+
+    a = attention_for(translator, "we drink water .")
+    page = write_heatmap([a, a], tmp_path / "a.html")
+    dom, screenshot = render(page, tmp_path, size="900,1400")
+    assert len(re.findall(r'<canvas [^>]*class="marks"', dom)) == 2  # one heatmap per sentence
+    cells = 2 * 120 * 24 * len(a.target)  # two heatmaps at least 120 px wide, 24 px a row
+    assert ink_pixels(screenshot) > cells // 2  # drawn (a page whose scripts failed is white)
