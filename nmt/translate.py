@@ -82,7 +82,7 @@ class Translator:
                 results[i] = [self._hypothesis(out, score, length_penalty) for out, score in hyps]
         return results
 
-    def _hypothesis(self, ids, score, length_penalty: float) -> Hypothesis:
+    def _hypothesis(self, ids, score, length_penalty: float = 1.0) -> Hypothesis:
         t = self.bundle.target_text
         tokens = t.join(self.bundle.target_vocab.decode(ids))
         if score is None:
