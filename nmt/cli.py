@@ -1,11 +1,12 @@
-"""The `nmt` command: `nmt translate`, `nmt summary` and `nmt report`.
+"""The `nmt` command: `nmt translate`, `nmt summary`, `nmt report`, `nmt experiments` and `nmt serve`.
 
     nmt translate "I can't tell who will arrive first."      # sentences as arguments
-    nmt translate < input.txt > output.txt                    # or one per line on stdin
-    nmt translate --beam 5 --n-best 3 "good morning ."
-    nmt translate --attention attention.html "I like tea."   # and a picture of where it looked
+    nmt translate < input.txt > output.txt                    # or one per line on stdin (nmt/cli_input.py)
+    nmt translate --beam 5 --n-best 3 "good morning ."        # Moses n-best lists
     nmt summary                                               # model.summary() and diagrams
     nmt report --base main                                    # report/report.md for a pull request
+    nmt translate --attention attention.html "I like tea."   # and a picture of where it looked
+    nmt report my-experiment --base main                      # the same for an experiment of `dvc exp show`
     nmt experiments                                           # dvc exp show, narrowed to what differs
     nmt serve --model models/bundle                           # HTTP service and web page (nmt/serve.py)
 """
@@ -13,50 +14,47 @@
 from __future__ import annotations
 
 import argparse
-import itertools
+import os
 import sys
-from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nmt.config import finite_float
 
+if TYPE_CHECKING:
+    from nmt.artifacts import BundleConfig
+
 DEFAULT_BUNDLE = "models/bundle"
-
-
-def _batches(lines: Iterable[str], size: int, interactive: bool) -> Iterator[list[str]]:
-    """Groups of input lines; one at a time when a person is typing them."""
-    it = iter(lines)
-    while batch := list(itertools.islice(it, 1 if interactive else size)):
-        yield batch
+MAX_BEAM = 64  # 64 sentences at beam 64: 0.92 GB peak with the default model (0.67 greedy); beam 1000 took 3.9 GB
 
 
 def cmd_translate(args) -> int:
+    from nmt import cli_input
+
+    # Input first: its mistakes are reported before the model takes seconds to load.
+    typed = not args.sentences and not args.file and cli_input.is_terminal()
+    if typed:
+        print(f"loading {args.model} (Ctrl-C to cancel) ...", file=sys.stderr, flush=True)
+    elif not args.sentences:
+        reader = cli_input.open_file(args.file) if args.file else cli_input.open_stdin()
+
     from nmt.translate import Translator
 
     translator = Translator(args.model)
     if args.sentences:
-        source: Iterable[str] = args.sentences
-        interactive = False
+        batches = [args.sentences]
+    elif typed:
+        batches = ([line] for line in cli_input.typed_lines(_prompt(translator.bundle.config)))
     else:
-        stream = open(args.file, encoding="utf-8", errors="replace") if args.file else sys.stdin
-        source = (line.rstrip("\r\n") for line in stream)
-        interactive = args.file is None and sys.stdin.isatty()
-        if interactive:
-            print("Type a sentence and press Enter (Ctrl-D to quit).", file=sys.stderr)
+        batches = cli_input.batches(reader, args.batch_size)
     n = 0
-    for batch in _batches(source, args.batch_size, interactive):
+    for batch in batches:
         results = translator.translate_nbest(
-            batch, beam_size=max(args.beam, args.n_best), n_best=args.n_best,
-            length_penalty=args.length_penalty, batch_size=args.batch_size,
+            batch, beam_size=args.beam, n_best=args.n_best, length_penalty=args.length_penalty,
+            batch_size=args.batch_size, number_from=n + 1,
         )
         for hyps in results:
-            if args.n_best == 1:
-                print(hyps[0].tokens if args.tokens and hyps else hyps[0].text if hyps else "")
-            else:  # Moses n-best format: sentence number ||| translation ||| score
-                for h in hyps or []:
-                    print(f"{n} ||| {h.tokens if args.tokens else h.text} ||| {h.score:.4f}")
-                if not hyps:  # an empty line: one empty hypothesis, so that every sentence number appears
-                    print(f"{n} |||  ||| 0.0000")
+            print("\n".join(_output_lines(n, hyps, args)))
             n += 1
         sys.stdout.flush()
     if args.attention:
@@ -64,6 +62,23 @@ def cmd_translate(args) -> int:
 
         return write_attention(translator, args.sentences, args.attention, beam_size=args.beam, length_penalty=args.length_penalty)
     return 0
+
+
+def _output_lines(n: int, hyps: list, args) -> list[str]:
+    """The translation of sentence n (from 0), or its n-best list in the Moses format:
+    number ||| translation ||| features ||| score. An empty input line has no hypotheses."""
+    if args.n_best == 1:
+        return [(hyps[0].tokens if args.tokens else hyps[0].text) if hyps else ""]
+    if not hyps:  # one empty hypothesis, so that every sentence number appears
+        return [f"{n} |||  ||| logprob= 0.0000 length= 0 ||| 0.0000"]
+    return [f"{n} ||| {h.tokens if args.tokens else h.text} ||| logprob= {h.log_prob:.4f} length= {h.length} ||| {h.score:.4f}"
+            for h in hyps]
+
+
+def _prompt(config: BundleConfig) -> str:
+    """`en→ja> `: the bundle's language pair (ASCII where the terminal cannot show the arrow)."""
+    arrow = "→" if (sys.stdout.encoding or "").lower().replace("-", "") == "utf8" else "-"
+    return f"{config.source.lang}{arrow}{config.target.lang}> "
 
 
 def cmd_summary(args) -> int:
@@ -102,7 +117,7 @@ def cmd_summary(args) -> int:
 def cmd_report(args) -> int:
     from nmt.report import build_report
 
-    path = build_report(args.base, Path(args.out))
+    path = build_report(args.base, Path(args.out), head=args.experiment)
     print(f"report: {path}")
     return 0
 
@@ -128,19 +143,23 @@ def cmd_experiments(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nmt", description="Translate with, or inspect, an exported seq2seq bundle.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    t = sub.add_parser("translate", help="translate sentences (arguments, --file, or stdin one per line)")
+    t = sub.add_parser("translate", help="translate sentences (arguments, --file, or stdin one per line)",
+                       description="Translate sentences given as arguments, in --file, on stdin one per line, "
+                                   "or typed at a terminal.")
     t.add_argument("sentences", nargs="*", help="sentences to translate; none: read lines from --file or stdin")
     t.add_argument("--model", default=DEFAULT_BUNDLE, help=f"the exported bundle (default: {DEFAULT_BUNDLE})")
     t.add_argument("--file", help="read sentences from this UTF-8 file, one per line")
-    t.add_argument("--beam", type=_positive, default=1, help="beam size (default 1: greedy)")
-    t.add_argument("--n-best", type=_positive, default=1, help="print this many hypotheses per sentence (Moses n-best format)")
+    t.add_argument("--beam", type=_positive, help=f"beam size, at most {MAX_BEAM} (default 1: greedy; with --n-best N: N)")
+    t.add_argument("--n-best", type=_positive, default=1,
+                   help="print this many hypotheses per sentence, in Moses n-best format: n ||| translation ||| features ||| score")
     t.add_argument("--length-penalty", type=finite_float, default=1.0, help="beam scores are log-prob / length**this (default 1.0)")
     t.add_argument("--batch-size", type=_positive, default=64, help="sentences decoded together (default 64)")
     t.add_argument("--tokens", action="store_true", help="print corpus tokens instead of detokenized text")
     t.add_argument("--attention", metavar="OUT.html|OUT.png", help="also draw the attention of the sentences given as arguments (HTML: all, PNG: the first)")
-    t.set_defaults(func=cmd_translate)
+    t.set_defaults(func=cmd_translate, check=lambda args: _check_translate_args(t, args))
 
     s = sub.add_parser("summary", help="print model.summary() of the training and inference models, draw diagrams")
     s.add_argument("--model", default=DEFAULT_BUNDLE, help=f"the exported bundle (default: {DEFAULT_BUNDLE})")
@@ -148,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plot-dir", default="models/diagrams", help="where to write the diagrams (default: models/diagrams)")
     s.set_defaults(func=cmd_summary)
 
-    r = sub.add_parser("report", help="a markdown report of what the workspace changed against a base revision")
+    r = sub.add_parser("report", help="a markdown report of what the workspace (or an experiment) changed against a base revision")
+    r.add_argument("experiment", nargs="?",
+                   help="an experiment name (`dvc exp show`) or any git revision to report on (default: the workspace)")
     r.add_argument("--base", default="main", help="the revision to compare with (default: main)")
     r.add_argument("--out", default="report", help="folder for report.md and its images (default: report)")
     r.set_defaults(func=cmd_report)
@@ -157,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-A", "--all-commits", action="store_true", help="experiments of every commit, not only HEAD's")
     e.add_argument("--width", type=_positive, default=120, help="at most this many columns (default 120)")
     e.set_defaults(func=cmd_experiments)
+
     v = sub.add_parser("serve", help="an HTTP translation service (TF Serving's REST API) and a web page")
     v.add_argument("--model", default=DEFAULT_BUNDLE, help=f"the exported bundle (default: {DEFAULT_BUNDLE})")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
@@ -170,29 +192,66 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_translate_args(parser: argparse.ArgumentParser, args) -> None:
+    """Option combinations that cannot do what they say: refused before anything loads."""
+    if args.sentences and args.file:
+        parser.error("give sentences as arguments or with --file, not both")
+    if args.attention and (not args.sentences or Path(args.attention).suffix.lower() not in (".html", ".png")):
+        parser.error("--attention OUT.html or OUT.png draws the sentences given as arguments")
+    if args.beam is None:
+        args.beam = args.n_best
+    if args.beam > MAX_BEAM:
+        parser.error(f"--beam {args.beam} is more than {MAX_BEAM}, the most this command allows (memory grows with beam x batch)")
+    if args.n_best > args.beam:
+        parser.error(f"--n-best {args.n_best} needs --beam {args.n_best} or more (got --beam {args.beam}): "
+                     "a beam of K keeps only K hypotheses")
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "attention", None) and (not args.sentences or Path(args.attention).suffix.lower() not in (".html", ".png")):
-        parser.error("--attention OUT.html or OUT.png draws the sentences given as arguments")
-    from nmt.bundle import BundleError
-    from nmt.report import ReportError
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
     try:
+        return version("keras-nmt")
+    except PackageNotFoundError:  # run from a source tree that was not pip-installed
+        return "(not installed)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    # oneDNN's start-up lines (five on stderr, one of them an E0000 "error") go away with its custom
+    # ops off; the test set's translations were the same with and without, greedy decoding a few
+    # per cent slower (BENCHMARKS.md). Only the CLI does this: stages keep oneDNN. A user's setting wins.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    # nmt.errors imports nothing (nmt.bundle would import TensorFlow outside the `try`: Ctrl-C while it
+    # loads would end in a traceback)
+    from nmt.errors import UserError
+
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        if hasattr(args, "check"):
+            args.check(args)
         return args.func(args)
-    except (BundleError, ReportError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print(file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `nmt translate < big.txt | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout at exit
         return 0
 
 

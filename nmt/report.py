@@ -93,35 +93,61 @@ def render_curves(plots_json: str, out_dir: Path) -> list[Path]:
     return images
 
 
-def build_report(base: str, out_dir: Path, repo: Path = Path(".")) -> Path:
-    """Writes out_dir/report.md (and out_dir/curves/*.png) comparing the workspace with `base`."""
+def resolve_revision(name: str, repo: Path) -> str | None:
+    """The commit of an experiment as `dvc exp show` names it, or of a git revision; None if neither."""
+    refs = set(_git("for-each-ref", "--format=%(objectname)", f"refs/exps/*/*/{name}", cwd=repo).split())
+    if len(refs) > 1:
+        raise ReportError(f"{len(refs)} experiments are named {name!r}: give the commit instead (`dvc exp show --sha`)")
+    try:
+        return refs.pop() if refs else _git("rev-parse", "--verify", f"{name}^{{commit}}", cwd=repo).strip()
+    except ReportError:
+        return None
+
+
+def _samples_at(rev: str, repo: Path) -> list[tuple[str, str, str]]:
+    try:
+        return parse_samples(_git("show", f"{rev}:{SAMPLES}", cwd=repo))
+    except ReportError:
+        return []
+
+
+def build_report(base: str, out_dir: Path, repo: Path = Path("."), *, head: str | None = None) -> Path:
+    """Writes out_dir/report.md (and out_dir/curves/*.png) comparing the workspace, or the
+    experiment or revision `head`, with `base`."""
     repo = repo.resolve()
     try:
         _git("rev-parse", "--show-toplevel", cwd=repo)
     except ReportError:
         raise ReportError(f"{repo} is not inside a git repository: run `nmt report` in the project's clone") from None
-    try:
-        base_sha = _git("rev-parse", "--short", "--verify", f"{base}^{{commit}}", cwd=repo).strip()
-    except ReportError:
-        raise ReportError(f"no such revision {base!r} in {repo} (try a branch, a tag or a commit)") from None
-    head_sha = _git("rev-parse", "--short", "HEAD", cwd=repo).strip()
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no", cwd=repo).strip())
-    head_name = f"{head_sha}{' + uncommitted changes' if dirty else ''}"
+    base_commit = resolve_revision(base, repo)
+    if base_commit is None:
+        raise ReportError(f"no such revision {base!r} in {repo} (try a branch, a tag, a commit or an experiment)")
+    base_sha = base_commit[:7]
+    if head is None:  # the workspace
+        head_sha = _git("rev-parse", "--short", "HEAD", cwd=repo).strip()
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no", cwd=repo).strip())
+        head_name, revs = f"{head_sha}{' + uncommitted changes' if dirty else ''}", (base,)
+    else:
+        head_commit = resolve_revision(head, repo)
+        if head_commit is None:
+            raise ReportError(f"no experiment or revision named {head!r} in {repo} (see `dvc exp show`)")
+        head_name, revs = f"{head} ({head_commit[:7]})", (base, head)  # dvc knows experiment names too
 
-    metrics = _md_table_or(_dvc("metrics", "diff", "--md", "--precision", "4", base, cwd=repo), "No metric changed.")
-    params = _md_table_or(_dvc("params", "diff", "--md", base, cwd=repo), "No param changed.")
+    metrics = _md_table_or(_dvc("metrics", "diff", "--md", "--precision", "4", *revs, cwd=repo), "No metric changed.")
+    params = _md_table_or(_dvc("params", "diff", "--md", *revs, cwd=repo), "No param changed.")
     out_dir = out_dir.resolve()
     curves_dir = out_dir / "curves"
-    images = render_curves(_dvc("plots", "diff", "--json", base, cwd=repo), curves_dir)
-    try:
-        base_samples = parse_samples(_git("show", f"{base}:{SAMPLES}", cwd=repo))
-    except ReportError:
-        base_samples = []
-    head_file = repo / SAMPLES
-    head_samples = parse_samples(head_file.read_text(encoding="utf-8")) if head_file.is_file() else []
-    from nmt.attention import sample_pictures
+    images = render_curves(_dvc("plots", "diff", "--json", *revs, cwd=repo), curves_dir)
+    base_samples = _samples_at(base_commit, repo)
+    if head is None:
+        head_file = repo / SAMPLES
+        head_samples = parse_samples(head_file.read_text(encoding="utf-8")) if head_file.is_file() else []
+        from nmt.attention import sample_pictures
 
-    attention, no_attention = sample_pictures(repo / "models/bundle", [src for src, _, _ in head_samples[:ATTENTION_SAMPLES]], out_dir / "attention")
+        attention, no_attention = sample_pictures(repo / "models/bundle", [src for src, _, _ in head_samples[:ATTENTION_SAMPLES]], out_dir / "attention")
+    else:  # the workspace's bundle is not the experiment's
+        head_samples = _samples_at(head_commit, repo)
+        attention, no_attention = [], f"No attention pictures for {head}: `dvc exp apply {head}`, then `nmt report` draws them."
 
     parts = [
         f"# Experiment report: {head_name} against {base} ({base_sha})",

@@ -27,6 +27,8 @@ class Hypothesis:
     text: str  # detokenized, what a reader sees
     tokens: str  # corpus tokens joined by spaces (what tokenized BLEU compares)
     score: float | None = None  # beam search: log-probability / length ** length_penalty
+    log_prob: float | None = None  # beam search: the log-probability itself (of the tokens and `</s>`)
+    length: int | None = None  # beam search: output tokens, `</s>` included
 
 
 class Translator:
@@ -50,16 +52,18 @@ class Translator:
         max_len_b: int = MAX_LEN_B,
         batch_size: int = 64,
         pretokenized: bool = False,
+        number_from: int = 1,
     ) -> list[list[Hypothesis]]:
         """Up to `n_best` hypotheses per sentence, best first. `pretokenized=True` takes corpus
-        tokens (as in data/split/*) instead of raw text."""
+        tokens (as in data/split/*) instead of raw text; `number_from` is the first sentence's
+        number in warnings (the CLI counts its input lines across batches)."""
         if beam_size < 1 or n_best < 1 or batch_size < 1:
             raise ValueError("beam_size, n_best and batch_size must be at least 1")
         if not math.isfinite(length_penalty) or not math.isfinite(max_len_a):
             raise ValueError(f"length_penalty ({length_penalty}) and max_len_a ({max_len_a}) must be finite numbers")
         b = self.bundle
         ids = []
-        for n, s in enumerate(sentences, 1):
+        for n, s in enumerate(sentences, number_from):
             tokens = b.source_text.tokens(b.source_text.prepare(s, pretokenized=pretokenized))
             if len(tokens) > self.max_input_tokens:
                 print(f"warning: sentence {n} has {len(tokens)} tokens; translating its first {self.max_input_tokens}", file=sys.stderr)
@@ -76,10 +80,12 @@ class Translator:
             else:
                 outs = self.decoder.beam(source, limits, beam_size, length_penalty, n_best)
             for i, hyps in zip(chunk, outs):
-                results[i] = [self._hypothesis(out, score) for out, score in hyps]
+                results[i] = [self._hypothesis(out, score, length_penalty) for out, score in hyps]
         return results
 
-    def _hypothesis(self, ids, score) -> Hypothesis:
+    def _hypothesis(self, ids, score, length_penalty: float = 1.0) -> Hypothesis:
         t = self.bundle.target_text
         tokens = t.join(self.bundle.target_vocab.decode(ids))
-        return Hypothesis(t.detokenize(tokens), tokens, score)
+        if score is None:
+            return Hypothesis(t.detokenize(tokens), tokens)
+        return Hypothesis(t.detokenize(tokens), tokens, score, score * len(ids) ** length_penalty, len(ids))

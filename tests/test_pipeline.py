@@ -254,3 +254,19 @@ def test_nmt_experiments_shows_the_changed_params_and_quality_metrics_in_120_col
         assert (shown_bleu, shown_tok, shown_chrf) == pytest.approx((ev["bleu"], ev["bleu_corpus_tokens"], ev["chrf"]), abs=0.006)
     narrow = run([nmt, "experiments", "--width", "60"], repo).stdout
     assert max(map(len, narrow.splitlines())) <= 60 and "also changed, not shown" in narrow
+
+
+def test_report_on_an_experiment_by_its_name(project, tmp_path):
+    repo, _ = project  # the previous test's queued experiments, beam2 and beam3
+    nmt = str(Path(sys.executable).parent / "nmt")
+    run([nmt, "report", "beam2", "--base", "beam3", "--out", str(tmp_path / "report")], repo)
+    report = (tmp_path / "report/report.md").read_text(encoding="utf-8")
+    assert report.startswith("# Experiment report: beam2 (") and " against beam3 (" in report.splitlines()[0]
+    params = report.split("## Params")[1].split("##")[0]
+    assert re.search(r"\| eval\.beam_size\s*\|\s*3\s*\|\s*2\s*\|", params) and "beam2" in params
+    metrics = report.split("## Metrics")[1].split("##")[0]
+    assert "beam 2" in metrics and "beam 3" in metrics  # the experiments' own eval.json, not the workspace's
+    samples = report.split("## Sample test translations")[1]
+    assert "| # | source | reference | beam3 (" in samples and samples.count("\n| ") == 1 + 3  # header + 3 samples
+    bad = run([nmt, "report", "no-such-experiment", "--base", "beam3", "--out", str(tmp_path / "bad")], repo, check=False)
+    assert bad.returncode == 1 and "no experiment or revision named 'no-such-experiment'" in bad.stderr
