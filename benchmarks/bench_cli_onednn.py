@@ -30,8 +30,7 @@ def run(model: str, source: str, search: list[str], onednn: str) -> tuple[bytes,
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
     env["TF_ENABLE_ONEDNN_OPTS"] = onednn
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "nmt.cli", "translate", "--model", model, "--file", source, *search],
-                          capture_output=True, env=env, check=True)
+    done = subprocess.run([sys.executable, "-m", "nmt.cli", "translate", "--model", model, "--file", source, *search], capture_output=True, env=env, check=True)
     return done.stdout, done.stderr.decode(errors="replace"), time.perf_counter() - start
 
 
@@ -87,9 +86,15 @@ def main() -> int:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    result = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.processor() or platform.machine(),
-              "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(), "command": " ".join(sys.argv),
-              "sentences": len(Path(args.input).read_text(encoding="utf-8").splitlines()), "searches": {}}
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+        "command": " ".join(sys.argv),
+        "sentences": len(Path(args.input).read_text(encoding="utf-8").splitlines()),
+        "searches": {},
+    }
     if args.decode_only:
         result["decode_seconds"] = {name: _decode_times(args, 5 if "beam" in name else 1) for name in SEARCHES}
         result["median_decode_seconds"] = {n: {s: statistics.median(v) for s, v in d.items()} for n, d in result["decode_seconds"].items()}
@@ -123,9 +128,16 @@ def main() -> int:
         decode = _decode_times(args, 5 if "beam" in name else 1)
         result["searches"][name]["decode_seconds"] = decode
         result["searches"][name]["median_decode_seconds"] = {s: statistics.median(v) for s, v in decode.items()}
-        print(name, json.dumps(result["searches"][name]["median_wall_seconds"]), json.dumps(result["searches"][name]["median_decode_seconds"]),
-              "identical:", result["searches"][name]["identical"],
-              "translations identical:", result["searches"][name]["translations_identical"], flush=True)
+        print(
+            name,
+            json.dumps(result["searches"][name]["median_wall_seconds"]),
+            json.dumps(result["searches"][name]["median_decode_seconds"]),
+            "identical:",
+            result["searches"][name]["identical"],
+            "translations identical:",
+            result["searches"][name]["translations_identical"],
+            flush=True,
+        )
     (out / "result.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0 if all(s["translations_identical"] for s in result["searches"].values()) else 1
 

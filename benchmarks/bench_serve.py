@@ -86,10 +86,18 @@ async def load(url: str, sentences: list[str], clients: int, time_limit: float) 
             after = (await r.json())["batches"]
     batches = {int(k): v - before.get(k, 0) for k, v in after.items() if v > before.get(k, 0)}
     calls = sum(batches.values())
-    return {"requests": len(latencies) + len(errors), "answered": len(latencies), "errors": len(errors),
-            "first_errors": errors[:3], "wall_s": round(wall, 2), "sentences_per_s": round(len(latencies) / wall, 1),
-            "p50_ms": round(1000 * percentile(latencies, 0.5), 1), "p99_ms": round(1000 * percentile(latencies, 0.99), 1),
-            "mean_batch": round(sum(k * v for k, v in batches.items()) / calls, 1) if calls else None, "answers": answers}
+    return {
+        "requests": len(latencies) + len(errors),
+        "answered": len(latencies),
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        "wall_s": round(wall, 2),
+        "sentences_per_s": round(len(latencies) / wall, 1),
+        "p50_ms": round(1000 * percentile(latencies, 0.5), 1),
+        "p99_ms": round(1000 * percentile(latencies, 0.99), 1),
+        "mean_batch": round(sum(k * v for k, v in batches.items()) / calls, 1) if calls else None,
+        "answers": answers,
+    }
 
 
 def offline(bundle: str, sentences: list[str], batch: int) -> tuple[float, list[str]]:
@@ -119,9 +127,15 @@ def main() -> int:
     sentences = [test[i % len(test)] for i in range(args.requests)]
     rate64, reference = offline(args.bundle, sentences, 64)
     rate1, _ = offline(args.bundle, sentences[: args.offline_single], 1)
-    result = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "machine": machine(),
-              "command": " ".join(["python"] + sys.argv), "clients": args.clients, "requests": args.requests,
-              "offline": {"batch 64": round(rate64, 1), "batch 1": round(rate1, 1)}, "servers": {}}
+    result = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "command": " ".join(["python"] + sys.argv),
+        "clients": args.clients,
+        "requests": args.requests,
+        "offline": {"batch 64": round(rate64, 1), "batch 1": round(rate1, 1)},
+        "servers": {},
+    }
     with tempfile.TemporaryDirectory() as logs:
         for name, flags in SETTINGS.items():
             with running_server(Path(args.bundle).resolve(), Path(logs), *flags) as server:
@@ -132,8 +146,10 @@ def main() -> int:
     print(f"offline Translator: {rate64:.1f} sentences/s in batches of 64, {rate1:.1f} one at a time")
     print("| server | requests | errors | sentences/s | p50 ms | p99 ms | mean batch | same as offline |\n|---|---|---|---|---|---|---|---|")
     for name, r in result["servers"].items():
-        print(f"| {name} | {r['requests']} | {r['errors']} | {r['sentences_per_s']} | {r['p50_ms']} | {r['p99_ms']} | "
-              f"{r['mean_batch']} | {r['same_as_offline']} / {r['answered']} |")
+        print(
+            f"| {name} | {r['requests']} | {r['errors']} | {r['sentences_per_s']} | {r['p50_ms']} | {r['p99_ms']} | "
+            f"{r['mean_batch']} | {r['same_as_offline']} / {r['answered']} |"
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "serve.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

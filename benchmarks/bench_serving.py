@@ -72,9 +72,11 @@ def main() -> int:
     def saved(beam):
         def run(batch):
             x = tf.constant(batch)
-            out = (sig["translate"](sentences=x) if beam == 1 else
-                   sig["translate_beam"](sentences=x, beam_size=tf.constant(beam), length_penalty=tf.constant(1.0)))
+            out = (
+                sig["translate"](sentences=x) if beam == 1 else sig["translate_beam"](sentences=x, beam_size=tf.constant(beam), length_penalty=tf.constant(1.0))
+            )
             return [s.decode("utf-8") for s in out["translations"].numpy()]
+
         return run
 
     rows = []
@@ -86,16 +88,26 @@ def main() -> int:
             batches = [sentences[i : i + batch_size] for i in range(0, n, batch_size)]
             py_rate, py_out = timed(lambda b: translator.translate(b, beam_size=beam, batch_size=64), batches, args.repeats)  # noqa: B023 (called here)
             sm_rate, sm_out = timed(saved(beam), batches, args.repeats)
-            row = {"search": "greedy" if beam == 1 else f"beam {beam}", "batch_size": batch_size, "sentences": n,
-                   "python_sentences_per_s": round(py_rate, 1), "savedmodel_sentences_per_s": round(sm_rate, 1),
-                   "identical_outputs": sum(a == b for a, b in zip(py_out, sm_out))}
+            row = {
+                "search": "greedy" if beam == 1 else f"beam {beam}",
+                "batch_size": batch_size,
+                "sentences": n,
+                "python_sentences_per_s": round(py_rate, 1),
+                "savedmodel_sentences_per_s": round(sm_rate, 1),
+                "identical_outputs": sum(a == b for a, b in zip(py_out, sm_out)),
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
-    result = {"date": datetime.date.today().isoformat(), "machine": machine(), "bundle": str(args.bundle),
-              "bundle_config": {k: v for k, v in bundle.config.to_dict().items() if k in ("source", "target", "model", "corpus")},
-              "savedmodel_export_seconds": round(export_seconds, 1),
-              "savedmodel_mib": round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1),
-              "repeats": args.repeats, "rows": rows}
+    result = {
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "bundle": str(args.bundle),
+        "bundle_config": {k: v for k, v in bundle.config.to_dict().items() if k in ("source", "target", "model", "corpus")},
+        "savedmodel_export_seconds": round(export_seconds, 1),
+        "savedmodel_mib": round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1),
+        "repeats": args.repeats,
+        "rows": rows,
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "serving.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

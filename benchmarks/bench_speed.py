@@ -132,8 +132,13 @@ def classic(src, tgt):
         return time.perf_counter() - t0
 
     tokens = sum(len(t) - 1 for t in tgt)  # predicted per epoch: the target and its end token
-    return model, train, decode, tokens, {"enc_vocab": len(enc_tokens), "dec_vocab": len(dec_tokens),
-                                          "arrays_bytes": enc_in.nbytes + dec_in.nbytes + dec_out.nbytes, "dec_len": dec_len}
+    return (
+        model,
+        train,
+        decode,
+        tokens,
+        {"enc_vocab": len(enc_tokens), "dec_vocab": len(dec_tokens), "arrays_bytes": enc_in.nbytes + dec_in.nbytes + dec_out.nbytes, "dec_len": dec_len},
+    )
 
 
 def classic_word(src, tgt):
@@ -194,8 +199,13 @@ def classic_word(src, tgt):
         return time.perf_counter() - t0
 
     tokens = sum(len(t) - 1 for t in tgt)
-    return model, train, decode, tokens, {"enc_vocab": enc_vocab, "dec_vocab": dec_vocab,
-                                          "arrays_bytes": enc_in.nbytes + dec_in.nbytes + dec_out.nbytes, "dec_len": dec_len}
+    return (
+        model,
+        train,
+        decode,
+        tokens,
+        {"enc_vocab": enc_vocab, "dec_vocab": dec_vocab, "arrays_bytes": enc_in.nbytes + dec_in.nbytes + dec_out.nbytes, "dec_len": dec_len},
+    )
 
 
 # ---- ours ----------------------------------------------------------------------------------
@@ -210,8 +220,7 @@ def ours(src, tgt):
     from nmt.vocab import build_vocab
 
     src_vocab, tgt_vocab = build_vocab(src), build_vocab(tgt)
-    data = ParallelIds([np.asarray(src_vocab.encode(s), np.int32) for s in src],
-                       [np.asarray(tgt_vocab.encode(t), np.int32) for t in tgt])
+    data = ParallelIds([np.asarray(src_vocab.encode(s), np.int32) for s in src], [np.asarray(tgt_vocab.encode(t), np.int32) for t in tgt])
     params = ModelParams(cell="lstm", embedding_dim=EMBEDDING, units=UNITS, layers=1, attention="none")
     seq = build_seq2seq(params, len(src_vocab), len(tgt_vocab), seed=0)
     compile_model(seq.training, TrainParams(batch_size=BATCH))
@@ -305,9 +314,15 @@ def machine() -> dict:
     per_cycle = 64 if "avx512f" in flags and not zen4_or_older else 32 if "avx2" in flags and "fma" in flags else 8
     mem = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")).split()[1]
     mhz = float(field("cpu MHz"))
-    return {"cpu": field("model name"), "cores": os.cpu_count(), "mhz": mhz, "ram_gib": round(int(mem) / 2**20, 1),
-            "fp32_flops_per_cycle": per_cycle, "peak_gflops": os.cpu_count() * mhz * 1e6 * per_cycle / 1e9,
-            "python": platform.python_version()}
+    return {
+        "cpu": field("model name"),
+        "cores": os.cpu_count(),
+        "mhz": mhz,
+        "ram_gib": round(int(mem) / 2**20, 1),
+        "fp32_flops_per_cycle": per_cycle,
+        "peak_gflops": os.cpu_count() * mhz * 1e6 * per_cycle / 1e9,
+        "python": platform.python_version(),
+    }
 
 
 def median(xs):
@@ -341,8 +356,13 @@ def main() -> int:
             for task in ("train", "decode"):
                 n = args.classic_decode_sentences if side == "classic" else args.decode_sentences
                 result = measure({**base, "side": side, "task": task, "sentences": n})
-                print(f"  repeat {r + 1} {side} {task}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                      for k, v in result.items() if k not in base and k not in ("side", "task")), flush=True)
+                print(
+                    f"  repeat {r + 1} {side} {task}: "
+                    + ", ".join(
+                        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items() if k not in base and k not in ("side", "task")
+                    ),
+                    flush=True,
+                )
                 runs.append(result)
 
     src, tgt = read_pairs(args.pairs, args.level)
@@ -370,7 +390,9 @@ def main() -> int:
 
     ratio = lambda key, inverse=False: (  # noqa: E731
         f"{(table['classic'][key] / table['ours'][key] if inverse else table['ours'][key] / table['classic'][key]):.1f}×"
-        if key in table["classic"] and key in table["ours"] else "–")
+        if key in table["classic"] and key in table["ours"]
+        else "–"
+    )
     lines = [
         f"{args.level} level, first {args.pairs:,} fra-eng pairs, Embedding {EMBEDDING}, LSTM {UNITS}, no attention; medians of {args.repeats} "
         f"(alternating); {mach['cpu']}, {mach['cores']} cores, {mach['ram_gib']} GiB; {datetime.date.today()}",
@@ -385,15 +407,21 @@ def main() -> int:
         f"| training: achieved GFLOP/s (peak {mach['peak_gflops']:.0f}) | {cell('classic', 'achieved_gflops')} | {cell('ours', 'achieved_gflops')} | |",
         f"| decoding greedy: sentences / s | {cell('classic', 'greedy_sentences_per_second', '{:,.2f}')} | {cell('ours', 'greedy_sentences_per_second', '{:,.1f}')} | {ratio('greedy_sentences_per_second')} |",
         f"| decoding beam 5: sentences / s | – | {cell('ours', 'beam5_sentences_per_second', '{:,.1f}')} | "
-        + (f"{table['ours']['beam5_sentences_per_second'] / table['classic']['greedy_sentences_per_second']:.1f}× classic greedy |"
-           if "greedy_sentences_per_second" in table["classic"] else "– |"),
+        + (
+            f"{table['ours']['beam5_sentences_per_second'] / table['classic']['greedy_sentences_per_second']:.1f}× classic greedy |"
+            if "greedy_sentences_per_second" in table["classic"]
+            else "– |"
+        ),
         f"| decoding: peak RSS (MiB) | {cell('classic', 'decode_peak_rss_mib', '{:,.0f}')} | {cell('ours', 'decode_peak_rss_mib', '{:,.0f}')} | |",
     ]
     print("\n".join(lines))
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / (f"speed-{args.level}-{args.pairs}.json" if args.units == 256 else f"speed-{args.level}-{args.pairs}-units{args.units}.json")
-    out.write_text(json.dumps({"command": " ".join(sys.argv), "date": str(datetime.date.today()), "machine": mach,
-                               "table": table, "runs": runs, "markdown": lines}, indent=1))
+    out.write_text(
+        json.dumps(
+            {"command": " ".join(sys.argv), "date": str(datetime.date.today()), "machine": mach, "table": table, "runs": runs, "markdown": lines}, indent=1
+        )
+    )
     print(f"\nraw figures: {out}")
     return 0
 

@@ -41,9 +41,14 @@ def main() -> int:
     speed = run / "timings/train_speed.json"  # where runs write it now; older runs: metrics/
     speed = speed if speed.is_file() else run / "metrics/train_speed.json"
     epoch = json.loads(speed.read_text())["seconds_per_epoch_median"]
-    result = {"dev_sentences": len(dev), "dev_bleu": first_bleu, "first_call_seconds": round(first, 2),
-              "seconds_median": round(statistics.median(later), 2), "train_seconds_per_epoch": epoch,
-              "share_of_an_epoch": round(statistics.median(later) / epoch, 4)}
+    result = {
+        "dev_sentences": len(dev),
+        "dev_bleu": first_bleu,
+        "first_call_seconds": round(first, 2),
+        "seconds_median": round(statistics.median(later), 2),
+        "train_seconds_per_epoch": epoch,
+        "share_of_an_epoch": round(statistics.median(later) / epoch, 4),
+    }
     print(json.dumps(result, indent=2))
     return 0
 

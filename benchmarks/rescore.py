@@ -61,8 +61,13 @@ def rescore(row: dict[str, str]) -> list[str]:
     raw = references(corpus, target, folder)
     tok_file = folder / "hypotheses.tok.txt"
     tokens = read_lines(tok_file) if spec.pretokenized and tok_file.exists() else None
-    got = score(read_lines(folder / "hypotheses.txt"), raw_references(raw, pipe, pretokenized=spec.pretokenized), target,
-                hyp_tokens=tokens, ref_tokens=raw if tokens else None)
+    got = score(
+        read_lines(folder / "hypotheses.txt"),
+        raw_references(raw, pipe, pretokenized=spec.pretokenized),
+        target,
+        hyp_tokens=tokens,
+        ref_tokens=raw if tokens else None,
+    )
     problems = []
     for column, key in FIGURES.items():
         stated = row.get(column, "").strip("* ")

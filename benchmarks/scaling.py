@@ -32,8 +32,9 @@ def run_missing(repeats: int) -> None:
         for pairs in SIZES:
             if not result_path(level, pairs).exists():
                 print(f"== {level} {pairs:,} pairs", flush=True)
-                subprocess.run([sys.executable, str(ROOT / "benchmarks/bench_speed.py"), "--level", level,
-                                "--pairs", str(pairs), "--repeats", str(repeats)], check=True)
+                subprocess.run(
+                    [sys.executable, str(ROOT / "benchmarks/bench_speed.py"), "--level", level, "--pairs", str(pairs), "--repeats", str(repeats)], check=True
+                )
 
 
 def load() -> list[dict]:
@@ -43,8 +44,15 @@ def load() -> list[dict]:
             path = result_path(level, pairs)
             if path.exists():
                 data = json.loads(path.read_text())
-                points.append({"level": level, "pairs": pairs, "repeats": sum(r["side"] == "ours" and r["task"] == "train" for r in data["runs"]),
-                               "date": data["date"], **{side: data["table"][side] for side in ("classic", "ours")}})
+                points.append(
+                    {
+                        "level": level,
+                        "pairs": pairs,
+                        "repeats": sum(r["side"] == "ours" and r["task"] == "train" for r in data["runs"]),
+                        "date": data["date"],
+                        **{side: data["table"][side] for side in ("classic", "ours")},
+                    }
+                )
     return points
 
 
@@ -52,17 +60,21 @@ def table(points: list[dict]) -> str:
     def num(row, key, fmt):
         return fmt.format(row[key]) if key in row else "–"
 
-    lines = ["| level | pairs | side | s / epoch | target tok / s | train peak RSS (MiB) | one-hot arrays (GiB) | greedy sent / s | decode peak RSS (MiB) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| level | pairs | side | s / epoch | target tok / s | train peak RSS (MiB) | one-hot arrays (GiB) | greedy sent / s | decode peak RSS (MiB) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for p in points:
         for side in ("classic", "ours"):
             row = p[side]
             seconds = num(row, "seconds_per_epoch", "{:,.1f}") if "skipped" not in row else f"not run: {row['skipped']}"
             arrays = f"{row['arrays_gib']:.2f}" if side == "classic" and "arrays_gib" in row else "–"
             rss = num(row, "train_peak_rss_mib", "{:,.0f}") if "skipped" not in row else "–"
-            lines.append(f"| {p['level']} | {p['pairs']:,} | {side} | {seconds} | {num(row, 'target_tokens_per_second', '{:,.0f}')} | "
-                         f"{rss} | {arrays} | {num(row, 'greedy_sentences_per_second', '{:,.2f}')} | "
-                         f"{num(row, 'decode_peak_rss_mib', '{:,.0f}') if 'skipped' not in row else '–'} |")
+            lines.append(
+                f"| {p['level']} | {p['pairs']:,} | {side} | {seconds} | {num(row, 'target_tokens_per_second', '{:,.0f}')} | "
+                f"{rss} | {arrays} | {num(row, 'greedy_sentences_per_second', '{:,.2f}')} | "
+                f"{num(row, 'decode_peak_rss_mib', '{:,.0f}') if 'skipped' not in row else '–'} |"
+            )
     return "\n".join(lines)
 
 
@@ -72,9 +84,11 @@ def plot(points: list[dict], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("seconds_per_epoch", "training: seconds per epoch", False, "upper left"),
-              ("train_peak_rss_mib", "training: peak RSS (MiB)", False, "center right"),
-              ("greedy_sentences_per_second", "greedy decoding: sentences / s", True, "center right")]
+    panels = [
+        ("seconds_per_epoch", "training: seconds per epoch", False, "upper left"),
+        ("train_peak_rss_mib", "training: peak RSS (MiB)", False, "center right"),
+        ("greedy_sentences_per_second", "greedy decoding: sentences / s", True, "center right"),
+    ]
     fig, axes = plt.subplots(1, len(panels), figsize=(15, 4.2))
     for ax, (key, title, log, corner) in zip(axes, panels):
         for level, marker in (("char", "o"), ("word", "s")):

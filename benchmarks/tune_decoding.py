@@ -32,8 +32,7 @@ def translate_and_score(translator, src: list[str], ref: list[str], beam: int, p
     seconds = time.perf_counter() - start
     pre = b.config.pretokenized
     ref_text = raw_references(ref, b.target_text, pretokenized=pre) if raw else [b.target_text.detokenize(r) for r in ref]
-    scores = score([h.text for h in hyps], ref_text, b.target_text.lang,
-                   hyp_tokens=[h.tokens for h in hyps] if pre else None, ref_tokens=ref if pre else None)
+    scores = score([h.text for h in hyps], ref_text, b.target_text.lang, hyp_tokens=[h.tokens for h in hyps] if pre else None, ref_tokens=ref if pre else None)
     scores.pop("signatures")
     return {"beam": beam, "length_penalty": penalty, **scores, "seconds": round(seconds, 1)}
 
@@ -59,7 +58,10 @@ def main() -> int:
         for penalty in args.penalties if beam > 1 else [1.0]:  # greedy ignores the penalty
             row = translate_and_score(translator, *dev, beam, penalty)
             grid.append(row)
-            print(f"dev  beam {beam:2d}  penalty {penalty:.2f}: {key} {row[key]:6.2f}  BLEU {row['bleu']:6.2f}  chrF {row['chrf']:6.2f}  ({row['seconds']} s)", flush=True)
+            print(
+                f"dev  beam {beam:2d}  penalty {penalty:.2f}: {key} {row[key]:6.2f}  BLEU {row['bleu']:6.2f}  chrF {row['chrf']:6.2f}  ({row['seconds']} s)",
+                flush=True,
+            )
     best = max(grid, key=lambda r: (r[key], -r["beam"]))  # ties: the smaller beam
     test = translate_and_score(translator, read_lines(split / "test.src"), read_lines(split / "test.ref"), best["beam"], best["length_penalty"], raw=True)
     print(f"test beam {test['beam']:2d}  penalty {test['length_penalty']:.2f}: {key} {test[key]:6.2f}  BLEU {test['bleu']:6.2f}  chrF {test['chrf']:6.2f}")

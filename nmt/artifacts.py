@@ -64,8 +64,7 @@ def read_checked(cls, path: Path, stage: str, *, raw=None):
     value, problems = parse_dataclass(cls, raw)
     if problems:
         raise ArtifactError(
-            f"{path}: not written by this version of the `{stage}` stage (an older or foreign run?): "
-            f"{'; '.join(problems)}; run `dvc repro {stage}`"
+            f"{path}: not written by this version of the `{stage}` stage (an older or foreign run?): {'; '.join(problems)}; run `dvc repro {stage}`"
         )
     return value
 
@@ -116,9 +115,7 @@ def read_split_part(split: Path, part: str, vocab: Vocabularies):
     """data/split/`part`.{src,tgt} as id arrays (nmt.data.ParallelIds)."""
     from nmt.data import ParallelIds, encode_lines
 
-    return ParallelIds(*(
-        encode_lines(read_lines(split / f"{part}.{ext}"), vocab.text.side(side), getattr(vocab, side)) for side, ext in SIDES
-    ))
+    return ParallelIds(*(encode_lines(read_lines(split / f"{part}.{ext}"), vocab.text.side(side), getattr(vocab, side)) for side, ext in SIDES))
 
 
 # ---- models/train/config.json: the trained model's params and which weights it kept -------------------
@@ -155,8 +152,13 @@ class TrainedModel:
         return f"best epoch {self.best.epoch} (val_loss {self.best.val_loss:.4f})"
 
     def to_dict(self) -> dict:
-        return {"model": dataclasses.asdict(self.model), "seed": self.seed, "best": dataclasses.asdict(self.best),
-                **({"averaged": self.averaged.to_dict()} if self.averaged else {}), "epochs": self.epochs}
+        return {
+            "model": dataclasses.asdict(self.model),
+            "seed": self.seed,
+            "best": dataclasses.asdict(self.best),
+            **({"averaged": self.averaged.to_dict()} if self.averaged else {}),
+            "epochs": self.epochs,
+        }
 
 
 def write_trained_model(folder: Path, info: TrainedModel) -> None:
@@ -191,8 +193,12 @@ class BundleConfig:
 
     def to_dict(self) -> dict:
         order = ("format_version", "source", "target", "state_names", "model", "trained_epochs", "best", "corpus", "pretokenized")
-        d = {"source": self.source.to_dict(), "target": self.target.to_dict(), "model": dataclasses.asdict(self.model),
-             "best": dataclasses.asdict(self.best) if self.best else None}
+        d = {
+            "source": self.source.to_dict(),
+            "target": self.target.to_dict(),
+            "model": dataclasses.asdict(self.model),
+            "best": dataclasses.asdict(self.best) if self.best else None,
+        }
         return {k: d.get(k, getattr(self, k)) for k in order if getattr(self, k) is not None}
 
 

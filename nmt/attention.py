@@ -60,8 +60,11 @@ def attention_for(translator, sentence: str, *, beam_size: int = 1, length_penal
 
 def heatmap_spec(a: Alignment, title: str = "") -> dict:
     """A vega-lite heatmap: source tokens across, target tokens down, darker = more weight."""
-    values = [{"s": j, "t": i, "w": round(float(a.weights[i, j]), 4), "src": a.source[j], "tgt": a.target[i]}
-              for i in range(len(a.target)) for j in range(len(a.source))]
+    values = [
+        {"s": j, "t": i, "w": round(float(a.weights[i, j]), 4), "src": a.source[j], "tgt": a.target[i]}
+        for i in range(len(a.target))
+        for j in range(len(a.source))
+    ]
 
     def axis(tokens, **extra):  # by position (a token may appear twice), labelled with the token
         return {"labelExpr": f"{json.dumps(tokens, ensure_ascii=False)}[datum.value]", "labelFontSize": 13, "title": None, **extra}
@@ -85,6 +88,7 @@ def heatmap_spec(a: Alignment, title: str = "") -> dict:
 
 def html_page(specs: list[dict]) -> str:
     """A page that draws the specs offline (the vendored vega libraries of nmt/vega/offline.html)."""
+
     def js(spec):  # JSON in a <script>: a token such as "</script>" must not end it
         return json.dumps(spec, ensure_ascii=False).replace("</", "<\\/")
 

@@ -38,8 +38,7 @@ class Batcher:
     computed in a batch with other requests' sentences. Start it with `start()` inside the event
     loop, stop it with `await close()`."""
 
-    def __init__(self, translate_fn: Callable[[list[str], Hashable], list], *, max_batch: int = 64,
-                 max_wait_ms: float = 5.0, max_queue: int = 4096):
+    def __init__(self, translate_fn: Callable[[list[str], Hashable], list], *, max_batch: int = 64, max_wait_ms: float = 5.0, max_queue: int = 4096):
         if max_batch < 1 or max_wait_ms < 0 or max_queue < 1:
             raise ValueError("max_batch and max_queue must be at least 1, max_wait_ms at least 0")
         self.translate_fn, self.max_batch, self.max_wait = translate_fn, max_batch, max_wait_ms / 1000

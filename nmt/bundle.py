@@ -62,9 +62,18 @@ class Bundle:
         return self.inference.decoder_step
 
 
-def save_bundle(seq: Seq2Seq, text: dict[str, TextPipeline], source_vocab: Vocabulary, target_vocab: Vocabulary,
-                out_dir: str | Path, *, pretokenized: bool, corpus: str | None = None, trained_epochs: int | None = None,
-                best: BestEpoch | None = None) -> None:
+def save_bundle(
+    seq: Seq2Seq,
+    text: dict[str, TextPipeline],
+    source_vocab: Vocabulary,
+    target_vocab: Vocabulary,
+    out_dir: str | Path,
+    *,
+    pretokenized: bool,
+    corpus: str | None = None,
+    trained_epochs: int | None = None,
+    best: BestEpoch | None = None,
+) -> None:
     """Write the bundle atomically: a killed export leaves the old bundle or none, never half of one.
 
     `text` holds the "source" and "target" pipelines; their subword models are copied in."""
@@ -78,9 +87,20 @@ def save_bundle(seq: Seq2Seq, text: dict[str, TextPipeline], source_vocab: Vocab
         save_keras(seq.decoder_step, tmp / "decoder_step.keras")
         source_vocab.save(tmp / "source_vocab.json")
         target_vocab.save(tmp / "target_vocab.json")
-        write_bundle_config(tmp, BundleConfig(
-            format_version=FORMAT_VERSION, source=text["source"], target=text["target"], state_names=seq.state_names,
-            model=seq.params, pretokenized=pretokenized, trained_epochs=trained_epochs, best=best, corpus=corpus))
+        write_bundle_config(
+            tmp,
+            BundleConfig(
+                format_version=FORMAT_VERSION,
+                source=text["source"],
+                target=text["target"],
+                state_names=seq.state_names,
+                model=seq.params,
+                pretokenized=pretokenized,
+                trained_epochs=trained_epochs,
+                best=best,
+                corpus=corpus,
+            ),
+        )
         write_manifest(tmp)  # last: checked at every load
 
 
@@ -96,9 +116,11 @@ def load_bundle(path: str | Path = "models/bundle") -> Bundle:
         except ValueError:
             raw = None  # damaged: the manifest check below names it
         if isinstance(raw, dict):
-            missing = [raw[side]["subword_model"] for side in ("source", "target")
-                       if isinstance(raw.get(side), dict) and raw[side].get("subword_model")
-                       and not (path / raw[side]["subword_model"]).is_file()]
+            missing = [
+                raw[side]["subword_model"]
+                for side in ("source", "target")
+                if isinstance(raw.get(side), dict) and raw[side].get("subword_model") and not (path / raw[side]["subword_model"]).is_file()
+            ]
     if missing:
         what = "does not exist" if not path.is_dir() else f"is incomplete: {', '.join(missing)} missing"
         raise BundleError(f"the model bundle {path} {what}; the `export` stage makes it: run `dvc repro export`")
@@ -133,11 +155,11 @@ def load_bundle(path: str | Path = "models/bundle") -> Bundle:
 def check_sizes(bundle: Bundle, path: Path) -> None:
     """The vocabularies must have as many entries as the models have embedding rows and outputs."""
     sizes = {
-        "source_vocab.json": (len(bundle.source_vocab), [layer.input_dim for layer in bundle.encoder.layers
-                                                          if isinstance(layer, keras.layers.Embedding)]),
-        "target_vocab.json": (len(bundle.target_vocab), [layer.input_dim for layer in bundle.decoder_step.layers
-                                                          if isinstance(layer, keras.layers.Embedding)]
-                              + [bundle.decoder_step.outputs[0].shape[-1]]),
+        "source_vocab.json": (len(bundle.source_vocab), [layer.input_dim for layer in bundle.encoder.layers if isinstance(layer, keras.layers.Embedding)]),
+        "target_vocab.json": (
+            len(bundle.target_vocab),
+            [layer.input_dim for layer in bundle.decoder_step.layers if isinstance(layer, keras.layers.Embedding)] + [bundle.decoder_step.outputs[0].shape[-1]],
+        ),
     }
     for name, (entries, model_sizes) in sizes.items():
         if any(n != entries for n in model_sizes):

@@ -42,8 +42,13 @@ MODEL_FILE, BEST_FILE, STATE_FILE = "training.keras", "best.weights.h5", "state.
 # Params that cannot change the weights of a given epoch: `epochs` (so that `-S epochs=50`
 # continues a 20-epoch run), when checkpoints are written and how many are kept, which weights
 # are chosen after training, and how the machine runs it. Changing them resumes the run.
-NOT_IN_FINGERPRINT = {"epochs": None, "eval": None, "data": None, "vocab": None,
-                      "train": ("save_every", "keep_last", "keep_runs", "average_last", "intra_op_threads")}
+NOT_IN_FINGERPRINT = {
+    "epochs": None,
+    "eval": None,
+    "data": None,
+    "vocab": None,
+    "train": ("save_every", "keep_last", "keep_runs", "average_last", "intra_op_threads"),
+}
 
 
 def run_fingerprint(params: Params, data_files: list[Path]) -> str:
@@ -132,8 +137,11 @@ def other_runs(root: str | Path, fingerprint: str | None = None) -> list[Run]:
     root = Path(root)
     if not root.is_dir():
         return []
-    runs = [Run(p, [c.epoch for c in _checkpoints(p)], _size(p), p.stat().st_mtime)
-            for p in root.iterdir() if p.is_dir() and _RUN.match(p.name) and p.name != fingerprint]
+    runs = [
+        Run(p, [c.epoch for c in _checkpoints(p)], _size(p), p.stat().st_mtime)
+        for p in root.iterdir()
+        if p.is_dir() and _RUN.match(p.name) and p.name != fingerprint
+    ]
     return sorted(runs, key=lambda r: (-r.last_used, r.path.name))
 
 
@@ -232,7 +240,7 @@ def scratch_folder():
 def sweep_work_folders() -> None:
     """Remove the scratch folders of training processes that were killed (their pid is gone)."""
     for p in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*-*"):
-        pid = p.name[len(WORK_PREFIX):].split("-")[0]
+        pid = p.name[len(WORK_PREFIX) :].split("-")[0]
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
@@ -250,8 +258,11 @@ def tidy_checkpoints(store: CheckpointStore, keep_runs: int) -> None:
     kept, removed = prune(store.root, keep_runs, store.fingerprint)
     print(f"train: this run's checkpoints: {store.dir}/", flush=True)
     if kept:
-        print(f"train: kept {len(kept)} other run(s) (train.keep_runs={keep_runs}; prune with "
-              f"`python -m nmt.checkpoints --keep N`): " + "; ".join(r.describe() for r in kept), flush=True)
+        print(
+            f"train: kept {len(kept)} other run(s) (train.keep_runs={keep_runs}; prune with "
+            f"`python -m nmt.checkpoints --keep N`): " + "; ".join(r.describe() for r in kept),
+            flush=True,
+        )
     for r in removed:
         print(f"train: removed the checkpoints of an older run beyond train.keep_runs={keep_runs}: {r.describe()}", flush=True)
 

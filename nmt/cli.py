@@ -1,14 +1,14 @@
 """The `nmt` command: `nmt translate`, `nmt summary`, `nmt report`, `nmt experiments` and `nmt serve`.
 
-    nmt translate "I can't tell who will arrive first."      # sentences as arguments
-    nmt translate < input.txt > output.txt                    # or one per line on stdin (nmt/cli_input.py)
-    nmt translate --beam 5 --n-best 3 "good morning ."        # Moses n-best lists
-    nmt summary                                               # model.summary() and diagrams
-    nmt report --base main                                    # report/report.md for a pull request
-    nmt translate --attention attention.html "I like tea."   # and a picture of where it looked
-    nmt report my-experiment --base main                      # the same for an experiment of `dvc exp show`
-    nmt experiments                                           # dvc exp show, narrowed to what differs
-    nmt serve --model models/bundle                           # HTTP service and web page (nmt/serve.py)
+nmt translate "I can't tell who will arrive first."      # sentences as arguments
+nmt translate < input.txt > output.txt                    # or one per line on stdin (nmt/cli_input.py)
+nmt translate --beam 5 --n-best 3 "good morning ."        # Moses n-best lists
+nmt summary                                               # model.summary() and diagrams
+nmt report --base main                                    # report/report.md for a pull request
+nmt translate --attention attention.html "I like tea."   # and a picture of where it looked
+nmt report my-experiment --base main                      # the same for an experiment of `dvc exp show`
+nmt experiments                                           # dvc exp show, narrowed to what differs
+nmt serve --model models/bundle                           # HTTP service and web page (nmt/serve.py)
 """
 
 from __future__ import annotations
@@ -50,8 +50,12 @@ def cmd_translate(args) -> int:
     n = 0
     for batch in batches:
         results = translator.translate_nbest(
-            batch, beam_size=args.beam, n_best=args.n_best, length_penalty=args.length_penalty,
-            batch_size=args.batch_size, number_from=n + 1,
+            batch,
+            beam_size=args.beam,
+            n_best=args.n_best,
+            length_penalty=args.length_penalty,
+            batch_size=args.batch_size,
+            number_from=n + 1,
         )
         for hyps in results:
             print("\n".join(_output_lines(n, hyps, args)))
@@ -71,8 +75,7 @@ def _output_lines(n: int, hyps: list, args) -> list[str]:
         return [(hyps[0].tokens if args.tokens else hyps[0].text) if hyps else ""]
     if not hyps:  # one empty hypothesis, so that every sentence number appears
         return [f"{n} |||  ||| logprob= 0.0000 length= 0 ||| 0.0000"]
-    return [f"{n} ||| {h.tokens if args.tokens else h.text} ||| logprob= {h.log_prob:.4f} length= {h.length} ||| {h.score:.4f}"
-            for h in hyps]
+    return [f"{n} ||| {h.tokens if args.tokens else h.text} ||| logprob= {h.log_prob:.4f} length= {h.length} ||| {h.score:.4f}" for h in hyps]
 
 
 def _prompt(config: BundleConfig) -> str:
@@ -146,15 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    t = sub.add_parser("translate", help="translate sentences (arguments, --file, or stdin one per line)",
-                       description="Translate sentences given as arguments, in --file, on stdin one per line, "
-                                   "or typed at a terminal.")
+    t = sub.add_parser(
+        "translate",
+        help="translate sentences (arguments, --file, or stdin one per line)",
+        description="Translate sentences given as arguments, in --file, on stdin one per line, or typed at a terminal.",
+    )
     t.add_argument("sentences", nargs="*", help="sentences to translate; none: read lines from --file or stdin")
     t.add_argument("--model", default=DEFAULT_BUNDLE, help=f"the exported bundle (default: {DEFAULT_BUNDLE})")
     t.add_argument("--file", help="read sentences from this UTF-8 file, one per line")
     t.add_argument("--beam", type=_positive, help=f"beam size, at most {MAX_BEAM} (default 1: greedy; with --n-best N: N)")
-    t.add_argument("--n-best", type=_positive, default=1,
-                   help="print this many hypotheses per sentence, in Moses n-best format: n ||| translation ||| features ||| score")
+    t.add_argument(
+        "--n-best", type=_positive, default=1, help="print this many hypotheses per sentence, in Moses n-best format: n ||| translation ||| features ||| score"
+    )
     t.add_argument("--length-penalty", type=finite_float, default=1.0, help="beam scores are log-prob / length**this (default 1.0)")
     t.add_argument("--batch-size", type=_positive, default=64, help="sentences decoded together (default 64)")
     t.add_argument("--tokens", action="store_true", help="print corpus tokens instead of detokenized text")
@@ -168,8 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_summary)
 
     r = sub.add_parser("report", help="a markdown report of what the workspace (or an experiment) changed against a base revision")
-    r.add_argument("experiment", nargs="?",
-                   help="an experiment name (`dvc exp show`) or any git revision to report on (default: the workspace)")
+    r.add_argument("experiment", nargs="?", help="an experiment name (`dvc exp show`) or any git revision to report on (default: the workspace)")
     r.add_argument("--base", default="main", help="the revision to compare with (default: main)")
     r.add_argument("--out", default="report", help="folder for report.md and its images (default: report)")
     r.set_defaults(func=cmd_report)
@@ -203,8 +208,7 @@ def _check_translate_args(parser: argparse.ArgumentParser, args) -> None:
     if args.beam > MAX_BEAM:
         parser.error(f"--beam {args.beam} is more than {MAX_BEAM}, the most this command allows (memory grows with beam x batch)")
     if args.n_best > args.beam:
-        parser.error(f"--n-best {args.n_best} needs --beam {args.n_best} or more (got --beam {args.beam}): "
-                     "a beam of K keeps only K hypotheses")
+        parser.error(f"--n-best {args.n_best} needs --beam {args.n_best} or more (got --beam {args.beam}): a beam of K keeps only K hypotheses")
 
 
 def _positive(text: str) -> int:

@@ -266,9 +266,7 @@ def parse_params(raw: Any, *, complete: bool = False) -> Params:
     if not problems:
         _cross_checks(params, problems)
     if problems:
-        raise ParamsError(
-            f"{len(problems)} problem(s) in the parameters:\n  - " + "\n  - ".join(problems)
-        )
+        raise ParamsError(f"{len(problems)} problem(s) in the parameters:\n  - " + "\n  - ".join(problems))
     return params
 
 
@@ -282,7 +280,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 line = key_node.start_mark.line + 1
                 if key_node.value in seen:
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"line {line}: the key {key_node.value!r} appears twice (first at line {seen[key_node.value]})")
+                        None, None, f"line {line}: the key {key_node.value!r} appears twice (first at line {seen[key_node.value]})"
+                    )
                 seen[key_node.value] = line
         return super().construct_mapping(node, deep)
 
@@ -310,8 +309,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     path = Path(path)
     raw = read_yaml(path)
     if raw is None:
-        raise ParamsError(f"{path}: empty; every param must be set (there are no built-in defaults: restore it with "
-                          f"`git checkout {path}`)")
+        raise ParamsError(f"{path}: empty; every param must be set (there are no built-in defaults: restore it with `git checkout {path}`)")
     try:
         return parse_params(raw, complete=True)
     except ParamsError as e:

@@ -87,6 +87,5 @@ def text_pipelines(spec: CorpusSpec, reverse: bool) -> tuple[TextPipeline, TextP
     """The source and target text pipelines for this corpus and direction, at the word level
     (the vocab stage sets the level)."""
     return tuple(  # type: ignore[return-value]
-        TextPipeline(lang=lang, lowercase=lang in spec.lowercased)
-        for lang in direction(spec, reverse)
+        TextPipeline(lang=lang, lowercase=lang in spec.lowercased) for lang in direction(spec, reverse)
     )

@@ -37,11 +37,9 @@ def _read_lines(path: Path) -> list[str]:
     if not data:
         raise CorpusError(f"{path}: the file is empty (0 bytes)")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
-        raise CorpusError(f"{path}: UTF-16 text (a UTF-16 byte-order mark or NUL bytes), not UTF-8; "
-                          "convert it, e.g. `iconv -f UTF-16 -t UTF-8`")
+        raise CorpusError(f"{path}: UTF-16 text (a UTF-16 byte-order mark or NUL bytes), not UTF-8; convert it, e.g. `iconv -f UTF-16 -t UTF-8`")
     if b"\r" in data and b"\n" not in data:
-        raise CorpusError(f"{path}: lines end in a carriage return alone (classic Mac line ends); "
-                          "convert them to LF, e.g. `tr '\\r' '\\n'`")
+        raise CorpusError(f"{path}: lines end in a carriage return alone (classic Mac line ends); convert them to LF, e.g. `tr '\\r' '\\n'`")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     lines = data.split(b"\n")
@@ -60,8 +58,7 @@ def _find(raw_dir: Path, pattern: str) -> list[Path]:
     """Files matching `pattern` anywhere under `raw_dir`, leaving out hidden files and notes
     that come with downloads (e.g. `_about.txt` in the manythings.org zips, READMEs)."""
     return sorted(
-        p for p in raw_dir.rglob(pattern)
-        if p.is_file() and not p.name.startswith((".", "_")) and not p.name.lower().startswith(("readme", "license"))
+        p for p in raw_dir.rglob(pattern) if p.is_file() and not p.name.startswith((".", "_")) and not p.name.lower().startswith(("readme", "license"))
     )
 
 
@@ -73,9 +70,7 @@ def read_tsv(path: Path, *, reverse: bool) -> list[Pair]:
     for n, line in enumerate(_read_lines(path), 1):
         cols = line.split("\t") if line.strip() else ["", ""]
         if len(cols) not in (2, 3):
-            raise CorpusError(
-                f"{path}:{n}: expected 2 or 3 tab-separated columns, found {len(cols)}: {line[:80]!r}"
-            )
+            raise CorpusError(f"{path}:{n}: expected 2 or 3 tab-separated columns, found {len(cols)}: {line[:80]!r}")
         a, b = cols[0], cols[1]
         pairs.append(Pair(b, a) if reverse else Pair(a, b))
     return pairs
@@ -85,9 +80,7 @@ def read_paired(src_path: Path, tgt_path: Path) -> list[Pair]:
     """Two files, one sentence a line, line N of one translating line N of the other."""
     src, tgt = _read_lines(src_path), _read_lines(tgt_path)
     if len(src) != len(tgt):
-        raise CorpusError(
-            f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}: a paired corpus needs equal counts"
-        )
+        raise CorpusError(f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}: a paired corpus needs equal counts")
     return [Pair(s, t) for s, t in zip(src, tgt)]
 
 
@@ -165,14 +158,11 @@ def why_empty(counts: Counter, max_len: int | None) -> str:
     """What to change when filtering left a split empty: the params that dropped the pairs."""
     hint = f" (counts: {dict(counts)})"
     if counts.get("dropped_too_long") and max_len is not None:
-        hint += (f"; data.max_len={max_len} dropped {counts['dropped_too_long']} of {counts['read']} pairs "
-                 "as too long: raise data.max_len")
+        hint += f"; data.max_len={max_len} dropped {counts['dropped_too_long']} of {counts['read']} pairs as too long: raise data.max_len"
     return hint
 
 
-def grouped_split(
-    pairs: list[tuple[str, str]], *, dev_size: int, test_size: int, seed: int
-) -> dict[str, list[tuple[str, str]]]:
+def grouped_split(pairs: list[tuple[str, str]], *, dev_size: int, test_size: int, seed: int) -> dict[str, list[tuple[str, str]]]:
     """A seeded train/dev/test split in which pairs that share a sentence (on either side) stay together.
 
     Tatoeba lists one English sentence with several French translations (and the reverse);
@@ -198,9 +188,7 @@ def grouped_split(
     order = list(groups.values())
     np.random.default_rng(seed).shuffle(order)
     if dev_size + test_size >= len(pairs):
-        raise CorpusError(
-            f"data.dev_size + data.test_size = {dev_size + test_size} leaves no training pairs of {len(pairs)}"
-        )
+        raise CorpusError(f"data.dev_size + data.test_size = {dev_size + test_size} leaves no training pairs of {len(pairs)}")
     parts: dict[str, list[tuple[str, str]]] = {"test": [], "dev": [], "train": []}
     for group in order:
         part = "test" if len(parts["test"]) < test_size else "dev" if len(parts["dev"]) < dev_size else "train"
@@ -211,8 +199,9 @@ def grouped_split(
 Split = dict[str, list[tuple[str, str]]]  # "train" | "dev" | "test" -> (source, target) corpus lines
 
 
-def make_split(parts: dict[str, list[Pair]], src: TextPipeline, tgt: TextPipeline, data: DataParams, *,
-               pretokenized: bool, seed: int, where: Path) -> tuple[Split, list[str], dict[str, Counter]]:
+def make_split(
+    parts: dict[str, list[Pair]], src: TextPipeline, tgt: TextPipeline, data: DataParams, *, pretokenized: bool, seed: int, where: Path
+) -> tuple[Split, list[str], dict[str, Counter]]:
     """The corpus's parts (from `read_corpus`) cleaned and split; the test targets as the corpus
     wrote them (the references scores use); the counts kept and dropped per part. A corpus in
     one piece is cleaned, de-duplicated and split by `grouped_split`; an official split is kept,
@@ -232,13 +221,21 @@ def make_split(parts: dict[str, list[Pair]], src: TextPipeline, tgt: TextPipelin
         split, test_ref = {}, []
         for part in ("train", "dev", "test"):
             counts[part] = Counter()
-            split[part] = clean(parts[part], src, tgt, counts=counts[part], pretokenized=pretokenized,
-                                max_len=data.max_len if part == "train" else None, dedupe=part == "train",
-                                raw_targets=test_ref if part == "test" else None)
+            split[part] = clean(
+                parts[part],
+                src,
+                tgt,
+                counts=counts[part],
+                pretokenized=pretokenized,
+                max_len=data.max_len if part == "train" else None,
+                dedupe=part == "train",
+                raw_targets=test_ref if part == "test" else None,
+            )
     if data.max_train_pairs is not None:
         split["train"] = split["train"][: data.max_train_pairs]
     for part, pairs in split.items():
         if not pairs:
-            raise CorpusError(f"{where}: the {part} split is empty after filtering"
-                              f"{why_empty(counts.get(part) or sum(counts.values(), Counter()), data.max_len)}")
+            raise CorpusError(
+                f"{where}: the {part} split is empty after filtering{why_empty(counts.get(part) or sum(counts.values(), Counter()), data.max_len)}"
+            )
     return split, test_ref, counts

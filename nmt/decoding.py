@@ -63,8 +63,7 @@ class Decoder:
     def beam(self, source: np.ndarray, limits: np.ndarray, beam_size: int, length_penalty: float, n_best: int = 1) -> list[list[tuple[list[int], float]]]:
         """For each sentence, up to `n_best` (token ids ending in `</s>`, score), best first."""
         ids, scores, ends = (
-            x.numpy()
-            for x in self._beam(tf.constant(source), tf.constant(limits), tf.constant(beam_size), tf.constant(length_penalty, tf.float32))
+            x.numpy() for x in self._beam(tf.constant(source), tf.constant(limits), tf.constant(beam_size), tf.constant(length_penalty, tf.float32))
         )
         return [
             [(ids[b, k, : ends[b, k]].tolist(), float(scores[b, k])) for k in range(min(n_best, beam_size)) if scores[b, k] > NEG_INF / 2]

@@ -26,8 +26,9 @@ from nmt.vocab import Vocabulary
 class DevBleu:
     """Call it after an epoch: (BLEU of greedy dev translations on corpus tokens, seconds it took)."""
 
-    def __init__(self, models: InferenceModels, dev: ParallelIds, references: list[str], target_text: TextPipeline,
-                 target_vocab: Vocabulary, *, batch_size: int = 64):
+    def __init__(
+        self, models: InferenceModels, dev: ParallelIds, references: list[str], target_text: TextPipeline, target_vocab: Vocabulary, *, batch_size: int = 64
+    ):
         """`references`: the dev split's target lines (corpus tokens joined by spaces)."""
         self.decoder = Decoder(models)
         self.target_text, self.target_vocab, self.batch_size = target_text, target_vocab, batch_size

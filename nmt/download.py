@@ -95,8 +95,7 @@ def _open_local(path: Path) -> tuple[BinaryIO, int]:
         f = open(path, "rb")
     except FileNotFoundError:
         raise DownloadError(
-            f"{path}: no such file (relative paths are taken from {Path.cwd()}; "
-            "the in-repo mirror of the built-in corpora lives under data/mirror/)"
+            f"{path}: no such file (relative paths are taken from {Path.cwd()}; the in-repo mirror of the built-in corpora lives under data/mirror/)"
         ) from None
     except OSError as e:
         raise DownloadError(f"{path}: cannot read: {e.strerror or e}") from None
@@ -165,10 +164,7 @@ def _fetch_once(url: str, dest: Path, expected: str, timeout: float) -> None:
             raise _Transient(f"connection closed after {received} of {total} bytes")
         actual = digest.hexdigest()
         if actual != expected:
-            raise DownloadError(
-                f"{url}: sha256 mismatch: expected {expected}, got {actual} "
-                f"({_size(received)} received; nothing was saved to {dest})"
-            )
+            raise DownloadError(f"{url}: sha256 mismatch: expected {expected}, got {actual} ({_size(received)} received; nothing was saved to {dest})")
         os.chmod(part, 0o666 & ~_umask())  # mkstemp makes the file private
         os.replace(part, dest)
         progress.finish(dest, received)

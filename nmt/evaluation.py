@@ -48,8 +48,7 @@ def reference_rule(target: TextPipeline, *, pretokenized: bool) -> str:
     """In words, how `raw_references` turns the corpus's test references into what sacrebleu sees."""
     if not pretokenized:
         return "as distributed"
-    how = ("spaces removed but between ASCII letters/digits" if target.lang in UNSEGMENTED
-           else f"Moses-detokenized ({target.lang})")
+    how = "spaces removed but between ASCII letters/digits" if target.lang in UNSEGMENTED else f"Moses-detokenized ({target.lang})"
     return f"as distributed, {how}; no character changed"
 
 

@@ -107,8 +107,7 @@ def _table(mapping: dict[str, str | int], default) -> tf.lookup.StaticHashTable:
     keys = sorted(mapping)  # in a fixed order, so that the SavedModel is the same on every export
     values = [mapping[k] for k in keys]
     dtype = tf.string if isinstance(default, str) else tf.int64
-    return tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(tf.constant(keys, tf.string), tf.constant(values, dtype)), default)
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(tf.constant(keys, tf.string), tf.constant(values, dtype)), default)
 
 
 def _row_neighbours(tokens: tf.RaggedTensor):
@@ -195,11 +194,15 @@ class MosesTokenizer(tf.Module):
         text = _sub(text, f"({self.n}),$", r"\1 , ")
         a, na = self.alpha, self.not_alpha
         if self.lang == "en":
-            rules = [(f"({na})'({na})", r"\1 ' \2"), (f"({self.not_alpha_n})'({a})", r"\1 ' \2"),
-                     (f"({a})'({na})", r"\1 ' \2"), (f"({a})'({a})", r"\1 '\2"), (f"({self.n})'(s)", r"\1 '\2")]
+            rules = [
+                (f"({na})'({na})", r"\1 ' \2"),
+                (f"({self.not_alpha_n})'({a})", r"\1 ' \2"),
+                (f"({a})'({na})", r"\1 ' \2"),
+                (f"({a})'({a})", r"\1 '\2"),
+                (f"({self.n})'(s)", r"\1 '\2"),
+            ]
         elif self.lang in ("fr", "it"):
-            rules = [(f"({na})'({na})", r"\1 ' \2"), (f"({na})'({a})", r"\1 ' \2"),
-                     (f"({a})'({na})", r"\1 ' \2"), (f"({a})'({a})", r"\1' \2")]
+            rules = [(f"({na})'({na})", r"\1 ' \2"), (f"({na})'({a})", r"\1 ' \2"), (f"({a})'({na})", r"\1 ' \2"), (f"({a})'({a})", r"\1' \2")]
         else:
             rules = [("'", " ' ")]
         for pattern, rewrite in rules:
@@ -240,8 +243,19 @@ class MosesDetokenizer(tf.Module):
     """sacremoses `MosesDetokenizer(lang).detokenize(tokens)` on corpus lines (tokens joined by
     spaces): one loop over token positions for the whole batch, carrying the quote counts."""
 
-    UNESCAPE = [("&bar;", "|"), ("&#124;", "|"), ("&lt;", "<"), ("&gt;", ">"), ("&bra;", "["), ("&ket;", "]"),
-                ("&quot;", '"'), ("&apos;", "'"), ("&#91;", "["), ("&#93;", "]"), ("&amp;", "&")]
+    UNESCAPE = [
+        ("&bar;", "|"),
+        ("&#124;", "|"),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&bra;", "["),
+        ("&ket;", "]"),
+        ("&quot;", '"'),
+        ("&apos;", "'"),
+        ("&#91;", "["),
+        ("&#93;", "]"),
+        ("&amp;", "&"),
+    ]
 
     def __init__(self, lang: str):
         super().__init__()

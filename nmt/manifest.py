@@ -32,8 +32,7 @@ def _sha256(path: Path) -> str:
 
 
 def _files(bundle_dir: Path) -> list[str]:
-    return sorted(p.relative_to(bundle_dir).as_posix() for p in bundle_dir.rglob("*")
-                  if p.is_file() and p.name != MANIFEST)
+    return sorted(p.relative_to(bundle_dir).as_posix() for p in bundle_dir.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
 def write_manifest(bundle_dir: str | Path) -> None:
@@ -51,8 +50,9 @@ def check_manifest(bundle_dir: str | Path) -> None:
         if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
             raise ValueError("not a mapping of file names to checksums")
     except FileNotFoundError:
-        raise BundleDamaged(f"{path}: missing, so the bundle cannot be checked (an export that was killed, or a "
-                            f"bundle from an older version); {REBUILD}") from None
+        raise BundleDamaged(
+            f"{path}: missing, so the bundle cannot be checked (an export that was killed, or a bundle from an older version); {REBUILD}"
+        ) from None
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise BundleDamaged(f"{path}: damaged ({type(e).__name__}: {e}); {REBUILD}") from None
     bad = []

@@ -64,13 +64,11 @@ def make_app(translator, config: ServeConfig = ServeConfig()) -> web.Application
 
     def translate(batch: list[str], opts: tuple[int, int, float]):
         beam, n_best, penalty = opts
-        return translator.translate_nbest(batch, beam_size=max(beam, n_best), n_best=n_best,
-                                          length_penalty=penalty, batch_size=config.max_batch)
+        return translator.translate_nbest(batch, beam_size=max(beam, n_best), n_best=n_best, length_penalty=penalty, batch_size=config.max_batch)
 
     app = web.Application(client_max_size=config.max_body_bytes, middlewares=[_errors])
     app["config"], app["ready"] = config, False
-    app["batcher"] = batcher = Batcher(translate, max_batch=config.max_batch, max_wait_ms=config.max_wait_ms,
-                                       max_queue=config.max_queue)
+    app["batcher"] = batcher = Batcher(translate, max_batch=config.max_batch, max_wait_ms=config.max_wait_ms, max_queue=config.max_queue)
 
     async def start(app):
         batcher.start()
@@ -134,7 +132,7 @@ async def _translate(request):
     -> {"translations": [best, ...], "hypotheses": [[{"text", "tokens", "score"}, ...], ...]}"""
     body = await _body(request)
     if not isinstance(body, dict) or "sentences" not in body:
-        raise RequestError("the body must be a JSON object with \"sentences\": a list of strings")
+        raise RequestError('the body must be a JSON object with "sentences": a list of strings')
     if extra := set(body) - {"sentences", "beam_size", "n_best", "length_penalty"}:
         raise RequestError(f"unknown key(s): {', '.join(sorted(extra))} (known: sentences, beam_size, n_best, length_penalty)")
     limits = request.app["config"].limits
@@ -142,9 +140,12 @@ async def _translate(request):
     n_best = body.get("n_best", 1)
     beam, penalty = options(body.get("beam_size", 1), n_best, body.get("length_penalty", 1.0), limits)
     hyps = await request.app["batcher"].translate(lines, (beam, n_best, penalty))
-    return _json({
-        "translations": [h[0].text if h else "" for h in hyps],
-        "hypotheses": [[{"text": x.text, "tokens": x.tokens, "score": x.score} for x in h] for h in hyps]})
+    return _json(
+        {
+            "translations": [h[0].text if h else "" for h in hyps],
+            "hypotheses": [[{"text": x.text, "tokens": x.tokens, "score": x.score} for x in h] for h in hyps],
+        }
+    )
 
 
 async def _body(request):

@@ -44,8 +44,10 @@ def unsupported(bundle: Bundle) -> str | None:
     """Why no SavedModel can be made of `bundle`, or None."""
     for side, pipe in (("source", bundle.source_text), ("target", bundle.target_text)):
         if pipe.level == "subword":
-            return (f"the {side} side is at the subword level: sentencepiece has no core TensorFlow op, so no "
-                    "SavedModel can tokenise it (use `nmt translate` or the Python API)")
+            return (
+                f"the {side} side is at the subword level: sentencepiece has no core TensorFlow op, so no "
+                "SavedModel can tokenise it (use `nmt translate` or the Python API)"
+            )
     return None
 
 
@@ -61,13 +63,15 @@ class TranslateModule(tf.Module):
         self.source, self.target = GraphText(bundle.source_text), GraphText(bundle.target_text)
         src = bundle.source_vocab.itos
         self.source_ids = tf.lookup.StaticHashTable(  # the specials are left out: typed, they are unknown words
-            tf.lookup.KeyValueTensorInitializer(tf.constant(src[len(SPECIALS):]), tf.range(len(SPECIALS), len(src), dtype=tf.int64)),
-            UNK_ID)
+            tf.lookup.KeyValueTensorInitializer(tf.constant(src[len(SPECIALS) :]), tf.range(len(SPECIALS), len(src), dtype=tf.int64)), UNK_ID
+        )
         self.target_tokens = tf.constant(bundle.target_vocab.itos)
         sentences = tf.TensorSpec([None], tf.string, name="sentences")
         self.translate = tf.function(self._translate_greedy, input_signature=[sentences])
-        self.translate_beam = tf.function(self._translate_beam, input_signature=[
-            sentences, tf.TensorSpec([], tf.int32, name="beam_size"), tf.TensorSpec([], tf.float32, name="length_penalty")])
+        self.translate_beam = tf.function(
+            self._translate_beam,
+            input_signature=[sentences, tf.TensorSpec([], tf.int32, name="beam_size"), tf.TensorSpec([], tf.float32, name="length_penalty")],
+        )
 
     def _translate_greedy(self, sentences):
         return {"translations": self._translate(sentences, self.decoder.greedy_loop)}
@@ -75,8 +79,7 @@ class TranslateModule(tf.Module):
     def _translate_beam(self, sentences, beam_size, length_penalty):
         check = tf.debugging.assert_positive(beam_size, message="beam_size must be at least 1")
         with tf.control_dependencies([check]):
-            return {"translations": self._translate(
-                sentences, lambda source, limits: self.decoder.best_beam_loop(source, limits, beam_size, length_penalty))}
+            return {"translations": self._translate(sentences, lambda source, limits: self.decoder.best_beam_loop(source, limits, beam_size, length_penalty))}
 
     def _translate(self, sentences, search):
         tokens = self.source.tokens(self.source.prepare(sentences))[:, :MAX_INPUT_TOKENS]
@@ -102,8 +105,9 @@ def save_serving_model(bundle: Bundle, bundle_dir: str | Path) -> Path:
     module = TranslateModule(bundle)
     path = Path(bundle_dir) / SERVING_DIR
     with atomic_dir(path) as tmp:
-        tf.saved_model.save(module, str(tmp), signatures={
-            "serving_default": module.translate, "translate": module.translate, "translate_beam": module.translate_beam})
+        tf.saved_model.save(
+            module, str(tmp), signatures={"serving_default": module.translate, "translate": module.translate, "translate_beam": module.translate_beam}
+        )
         _content_uuid(tmp / "fingerprint.pb")
     return path
 
@@ -148,6 +152,7 @@ def verify_serving_model(path: str | Path, translator, sentences: list[str], *, 
         result[name] = {"sentences": len(lines), "identical": same}
     if first_bad:
         name, s, w, g = first_bad
-        raise ServingError(f"the serving SavedModel does not reproduce the Translator ({result}); first difference, "
-                           f"{name}: {s!r} -> Python {w!r}, SavedModel {g!r}")
+        raise ServingError(
+            f"the serving SavedModel does not reproduce the Translator ({result}); first difference, {name}: {s!r} -> Python {w!r}, SavedModel {g!r}"
+        )
     return result

@@ -107,10 +107,20 @@ def train_subword_model(lines: Iterable[str], model_file: str | Path, *, vocab_s
     buffer = io.BytesIO()  # written by us: no path recorded inside the model, no .vocab file beside it
     try:
         sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(lines), model_writer=buffer, vocab_size=vocab_size,
-            model_type="unigram", character_coverage=0.9995 if lang in UNSEGMENTED else 1.0,
-            normalization_rule_name="identity", hard_vocab_limit=False, num_threads=1,
-            unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1, unk_surface="<unk>", minloglevel=2,
+            sentence_iterator=iter(lines),
+            model_writer=buffer,
+            vocab_size=vocab_size,
+            model_type="unigram",
+            character_coverage=0.9995 if lang in UNSEGMENTED else 1.0,
+            normalization_rule_name="identity",
+            hard_vocab_limit=False,
+            num_threads=1,
+            unk_id=0,
+            bos_id=-1,
+            eos_id=-1,
+            pad_id=-1,
+            unk_surface="<unk>",
+            minloglevel=2,
         )
     except RuntimeError as e:  # e.g. fewer pieces asked for than the text has characters
         message = str(e).split("] ", 1)[-1]

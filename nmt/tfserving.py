@@ -79,19 +79,21 @@ def servable(name: str, served: str, version: str | None, label: str | None) -> 
 
 def parse_predict(body: Any, limits: Limits) -> Predict:
     if not isinstance(body, dict):
-        raise RequestError("the body must be a JSON object with \"instances\" or \"inputs\"")
+        raise RequestError('the body must be a JSON object with "instances" or "inputs"')
     signature = body.get("signature_name", "serving_default")
     if not isinstance(signature, str) or signature not in SIGNATURES:
         raise RequestError(f"Serving signature name: {signature!r} not found in signature def (have: {', '.join(SIGNATURES)})")
     if ("instances" in body) == ("inputs" in body):
-        raise RequestError("the body must have exactly one of \"instances\" (row format) or \"inputs\" (columnar format)")
+        raise RequestError('the body must have exactly one of "instances" (row format) or "inputs" (columnar format)')
     if extra := set(body) - {"signature_name", "instances", "inputs"}:
         raise RequestError(f"unknown key(s) in the request: {', '.join(sorted(extra))}")
     wanted = SIGNATURES[signature]
     if "instances" in body:
         if len(wanted) > 1:
-            raise RequestError(f"{signature}'s beam_size and length_penalty are scalars, not one per sentence: "
-                               "send them in the columnar format, {\"inputs\": {\"sentences\": [...], \"beam_size\": 5, \"length_penalty\": 1.0}}")
+            raise RequestError(
+                f"{signature}'s beam_size and length_penalty are scalars, not one per sentence: "
+                'send them in the columnar format, {"inputs": {"sentences": [...], "beam_size": 5, "length_penalty": 1.0}}'
+            )
         rows = body["instances"]
         if isinstance(rows, list) and all(isinstance(r, dict) for r in rows) and rows:
             rows = [_only_key(r, "sentences", f"instance {n}") for n, r in enumerate(rows)]
@@ -101,8 +103,10 @@ def parse_predict(body: Any, limits: Limits) -> Predict:
         inputs = {"sentences": inputs} if len(wanted) == 1 else inputs
     if not isinstance(inputs, dict) or set(inputs) != set(wanted):
         got = set(inputs) if isinstance(inputs, dict) else set()
-        raise RequestError(f"{signature} takes inputs {', '.join(wanted)}; missing: {', '.join(sorted(set(wanted) - got)) or 'none'}, "
-                           f"unknown: {', '.join(sorted(got - set(wanted))) or 'none'}")
+        raise RequestError(
+            f"{signature} takes inputs {', '.join(wanted)}; missing: {', '.join(sorted(set(wanted) - got)) or 'none'}, "
+            f"unknown: {', '.join(sorted(got - set(wanted))) or 'none'}"
+        )
     if len(wanted) == 1:
         return Predict(signature, sentences(inputs["sentences"], limits), row_format=False)
     beam, penalty = options(inputs["beam_size"], 1, inputs["length_penalty"], limits)
@@ -153,7 +157,7 @@ def model_status() -> dict:
 
 def _only_key(obj: dict, key: str, where: str):
     if set(obj) != {key}:
-        raise RequestError(f"{where} must be {{\"{key}\": ...}}, got keys {', '.join(sorted(map(str, obj))) or 'none'}")
+        raise RequestError(f'{where} must be {{"{key}": ...}}, got keys {", ".join(sorted(map(str, obj))) or "none"}')
     return obj[key]
 
 

@@ -175,8 +175,11 @@ def keep_final_weights(model: keras.Model, params: Params, store: CheckpointStor
         if name != "epochs":
             live.summary[f"averaged_{name}"] = value
     live.make_summary()
-    print(f"train: averaged the weights of epochs {epochs[0]}..{epochs[-1]}: val_loss {averaged.val_loss:.4f}"
-          + (f", val_nll {averaged.val_nll:.4f}" if averaged.val_nll is not None else ""), flush=True)
+    print(
+        f"train: averaged the weights of epochs {epochs[0]}..{epochs[-1]}: val_loss {averaged.val_loss:.4f}"
+        + (f", val_nll {averaged.val_nll:.4f}" if averaged.val_nll is not None else ""),
+        flush=True,
+    )
     return averaged
 
 
@@ -195,8 +198,9 @@ def speed_summary(epoch_seconds: list[float], tokens: int, dev_bleu_seconds: lis
 class EpochEnd(keras.callbacks.Callback):
     """After each epoch: progress line, curves, best weights, and a checkpoint when due."""
 
-    def __init__(self, *, params: Params, store: CheckpointStore, best_path: Path, state: TrainingState, live, steps: int, tokens: int, role: Role,
-                 dev_bleu=None):
+    def __init__(
+        self, *, params: Params, store: CheckpointStore, best_path: Path, state: TrainingState, live, steps: int, tokens: int, role: Role, dev_bleu=None
+    ):
         super().__init__()
         self.p, self.store, self.best_path, self.state, self.live = params, store, best_path, state, live
         self.role, self.dev_bleu = role, dev_bleu
@@ -209,7 +213,9 @@ class EpochEnd(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if not math.isfinite(logs["loss"]):
-            raise NonFiniteLossError(non_finite_message(self.p, f"the training loss is {logs['loss']} at epoch {self.state.epochs_done + 1}, batch {batch + 1}"))
+            raise NonFiniteLossError(
+                non_finite_message(self.p, f"the training loss is {logs['loss']} at epoch {self.state.epochs_done + 1}, batch {batch + 1}")
+            )
         now = time.perf_counter()
         if now - self.last_report >= 30:  # a heartbeat on long epochs; logs stay short
             self.last_report = now
@@ -237,7 +243,8 @@ class EpochEnd(keras.callbacks.Callback):
             f"val_loss {metrics['val_loss']:.4f}, val_accuracy {metrics['val_accuracy']:.4f}, "
             + (f"val_nll {metrics['val_nll']:.4f}, " if "val_nll" in metrics else "")
             + (f"dev BLEU {metrics['val_bleu']:.2f} ({self.dev_bleu_seconds[-1]:.0f} s), " if "val_bleu" in metrics else "")
-            + f"{seconds:.0f} s, {self.tokens / seconds:,.0f} target tokens/s" + ("  (best)" if state.best.epoch == n else ""),
+            + f"{seconds:.0f} s, {self.tokens / seconds:,.0f} target tokens/s"
+            + ("  (best)" if state.best.epoch == n else ""),
             flush=True,
         )
         averaged = n > self.p.epochs - self.p.train.average_last  # each averaged epoch needs its checkpoint
@@ -253,8 +260,10 @@ class NonFiniteLossError(UserError, ArithmeticError):
 
 def non_finite_message(p: Params, what: str) -> str:
     hint = "a lower train.learning_rate" + (" or a train.clipnorm (e.g. 5.0)" if p.train.clipnorm is None else "")
-    return (f"{what}: training diverged (train.learning_rate={p.train.learning_rate:g}, train.clipnorm={p.train.clipnorm}); "
-            f"try {hint}. No checkpoint was written for this epoch; the earlier ones are kept")
+    return (
+        f"{what}: training diverged (train.learning_rate={p.train.learning_rate:g}, train.clipnorm={p.train.clipnorm}); "
+        f"try {hint}. No checkpoint was written for this epoch; the earlier ones are kept"
+    )
 
 
 def log_epoch(live, n: int, metrics: dict, best: BestEpoch) -> None:

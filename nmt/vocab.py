@@ -53,8 +53,7 @@ class Vocabulary:
         return cls(json.loads(Path(path).read_text(encoding="utf-8"))["tokens"])
 
 
-def build_vocab(sentences: Iterable[list[str]], *, min_freq: int = 1, max_size: int | None = None,
-                left_out: Counter | None = None) -> Vocabulary:
+def build_vocab(sentences: Iterable[list[str]], *, min_freq: int = 1, max_size: int | None = None, left_out: Counter | None = None) -> Vocabulary:
     """The tokens seen at least `min_freq` times, most frequent first (ties in code-point order).
     `left_out`, if given, receives the counts of the tokens that `max_size` cut off."""
     counts = Counter(t for s in sentences for t in s)

@@ -27,30 +27,53 @@ def main() -> int:
     src, ref = read_lines(SPLIT / "test.src"), read_lines(SPLIT / "test.ref")
     pretokenized = b.config.pretokenized
     start = time.perf_counter()
-    hyps = [h[0] for h in translator.translate_nbest(
-        src, pretokenized=True, beam_size=opts.beam_size, length_penalty=opts.length_penalty,
-        max_len_a=opts.max_len_a, max_len_b=opts.max_len_b, batch_size=opts.batch_size)]
+    hyps = [
+        h[0]
+        for h in translator.translate_nbest(
+            src,
+            pretokenized=True,
+            beam_size=opts.beam_size,
+            length_penalty=opts.length_penalty,
+            max_len_a=opts.max_len_a,
+            max_len_b=opts.max_len_b,
+            batch_size=opts.batch_size,
+        )
+    ]
     seconds = time.perf_counter() - start
     hyp_text, ref_text = [h.text for h in hyps], raw_references(ref, b.target_text, pretokenized=pretokenized)
     hyp_tokens = [h.tokens for h in hyps]
-    scores = score(hyp_text, ref_text, b.target_text.lang,
-                   hyp_tokens=hyp_tokens if pretokenized else None, ref_tokens=ref if pretokenized else None)
+    scores = score(hyp_text, ref_text, b.target_text.lang, hyp_tokens=hyp_tokens if pretokenized else None, ref_tokens=ref if pretokenized else None)
     search = "greedy" if opts.beam_size == 1 else f"beam {opts.beam_size}"
-    write_json(METRICS / "eval.json", {"test_sentences": len(src), "search": search, **scores,
-                                       "references": reference_rule(b.target_text, pretokenized=pretokenized)})
-    write_json(TIMINGS / "eval_speed.json", {  # not a DVC metric: timings vary between runs
-        "search": search, "seconds": round(seconds, 2), "sentences_per_second": round(len(src) / seconds, 1),
-    })
+    write_json(
+        METRICS / "eval.json", {"test_sentences": len(src), "search": search, **scores, "references": reference_rule(b.target_text, pretokenized=pretokenized)}
+    )
+    write_json(
+        TIMINGS / "eval_speed.json",
+        {  # not a DVC metric: timings vary between runs
+            "search": search,
+            "seconds": round(seconds, 2),
+            "sentences_per_second": round(len(src) / seconds, 1),
+        },
+    )
     write_lines(METRICS / "hypotheses.txt", hyp_text)
     write_lines(METRICS / "hypotheses.tok.txt", hyp_tokens)
     src_text = [b.source_text.detokenize(s) for s in src]
-    write_text(METRICS / "samples.md", samples_markdown(
-        src_text, ref_text, hyp_text, opts.samples,
-        f"Sample test translations ({b.source_text.lang}→{b.target_text.lang}, {search}; "
-        f"BLEU {scores['bleu']}, chrF {scores['chrf']})"))
-    print(f"evaluate: {len(src)} test sentences, {search}: BLEU {scores['bleu']}, chrF {scores['chrf']}, "
-          f"TER {scores['ter']}" + (f", BLEU on corpus tokens {scores['bleu_corpus_tokens']}" if "bleu_corpus_tokens" in scores else "")
-          + f" ({len(src) / seconds:.0f} sentences/s)")
+    write_text(
+        METRICS / "samples.md",
+        samples_markdown(
+            src_text,
+            ref_text,
+            hyp_text,
+            opts.samples,
+            f"Sample test translations ({b.source_text.lang}→{b.target_text.lang}, {search}; BLEU {scores['bleu']}, chrF {scores['chrf']})",
+        ),
+    )
+    print(
+        f"evaluate: {len(src)} test sentences, {search}: BLEU {scores['bleu']}, chrF {scores['chrf']}, "
+        f"TER {scores['ter']}"
+        + (f", BLEU on corpus tokens {scores['bleu_corpus_tokens']}" if "bleu_corpus_tokens" in scores else "")
+        + f" ({len(src) / seconds:.0f} sentences/s)"
+    )
     return 0
 
 

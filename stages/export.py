@@ -37,10 +37,20 @@ def main() -> int:
     # never one that is unproven or lacks a part. A killed export's folder is swept next time.
     try:
         with atomic_dir(OUT) as staging:
-            save_bundle(seq, {"source": text.source, "target": text.target}, vocab.source, vocab.target, staging,
-                        pretokenized=text.pretokenized, corpus=text.corpus, trained_epochs=trained.epochs, best=trained.best)
-            result = verify_bundle(seq.training, load_bundle(staging), read_split_part(PATHS.split, "dev", vocab),
-                                   sentences=CHECK_SENTENCES, batch_size=50, tolerance=TOLERANCE)
+            save_bundle(
+                seq,
+                {"source": text.source, "target": text.target},
+                vocab.source,
+                vocab.target,
+                staging,
+                pretokenized=text.pretokenized,
+                corpus=text.corpus,
+                trained_epochs=trained.epochs,
+                best=trained.best,
+            )
+            result = verify_bundle(
+                seq.training, load_bundle(staging), read_split_part(PATHS.split, "dev", vocab), sentences=CHECK_SENTENCES, batch_size=50, tolerance=TOLERANCE
+            )
             bundle = load_bundle(staging)
             if reason := unsupported(bundle):
                 print(f"export: no serving SavedModel: {reason}")
@@ -53,13 +63,16 @@ def main() -> int:
         while cause.__cause__ is not None:
             cause = cause.__cause__
         raise OutputError(f"cannot write {OUT}: {getattr(cause, 'strerror', None) or e}") from None
-    write_json(METRICS, {"max_abs_prob_diff": float(f"{result['max_abs_prob_diff']:.3g}"),
-                         **{k: v for k, v in result.items() if k != "max_abs_prob_diff"}, "serving": serving})
-    print(f"export: {OUT} reproduces the training model on {result['sentences']} dev sentences "
-          f"(max |dp| = {result['max_abs_prob_diff']:.2g} <= {TOLERANCE:g})")
+    write_json(
+        METRICS,
+        {"max_abs_prob_diff": float(f"{result['max_abs_prob_diff']:.3g}"), **{k: v for k, v in result.items() if k != "max_abs_prob_diff"}, "serving": serving},
+    )
+    print(f"export: {OUT} reproduces the training model on {result['sentences']} dev sentences (max |dp| = {result['max_abs_prob_diff']:.2g} <= {TOLERANCE:g})")
     if "skipped" not in serving:
-        print(f"export: {OUT / 'serving/1'} translates {serving['greedy']['sentences']} dev sentences greedily and "
-              f"{serving[f'beam_{BEAM_SIZE}']['sentences']} with beam {BEAM_SIZE} exactly as the Python Translator does")
+        print(
+            f"export: {OUT / 'serving/1'} translates {serving['greedy']['sentences']} dev sentences greedily and "
+            f"{serving[f'beam_{BEAM_SIZE}']['sentences']} with beam {BEAM_SIZE} exactly as the Python Translator does"
+        )
     return 0
 
 

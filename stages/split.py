@@ -32,11 +32,15 @@ def main() -> int:
         write_lines(tmp / "test.ref", test_ref)
         write_text_settings(tmp, TextSettings(spec.name, spec.pretokenized, src_pipe, tgt_pipe))
     src_lang, tgt_lang = direction(spec, data.reverse)
-    write_json(METRICS, {
-        "corpus": spec.name, "direction": f"{src_lang}-{tgt_lang}",
-        **{f"{part}_pairs": len(pairs) for part, pairs in split.items()},
-        "filtering": {part: dict(sorted(c.items())) for part, c in counts.items()},
-    })
+    write_json(
+        METRICS,
+        {
+            "corpus": spec.name,
+            "direction": f"{src_lang}-{tgt_lang}",
+            **{f"{part}_pairs": len(pairs) for part, pairs in split.items()},
+            "filtering": {part: dict(sorted(c.items())) for part, c in counts.items()},
+        },
+    )
     print(f"split: {spec.name} {src_lang}->{tgt_lang}: " + ", ".join(f"{p} {len(v)}" for p, v in split.items()))
     return 0
 

@@ -28,18 +28,26 @@ def main() -> int:
         for side, ext in SIDES:
             model = None
             if opts.level == "subword":
-                model = str(train_subword_model(read_lines(SPLIT / f"train.{ext}"), tmp / f"{side}.model",
-                                                vocab_size=opts.subword_size, lang=text.side(side).lang, seed=params.seed))
+                model = str(
+                    train_subword_model(
+                        read_lines(SPLIT / f"train.{ext}"), tmp / f"{side}.model", vocab_size=opts.subword_size, lang=text.side(side).lang, seed=params.seed
+                    )
+                )
             pipe = dataclasses.replace(text.side(side), level=opts.level, subword_model=model)
             left_out = Counter()
             vocab = build_vocab(
                 (pipe.tokens(line) for line in read_lines(SPLIT / f"train.{ext}")),
-                min_freq=opts.min_freq, max_size=opts.max_size, left_out=left_out,
+                min_freq=opts.min_freq,
+                max_size=opts.max_size,
+                left_out=left_out,
             )
             if left_out:  # max_size cut off tokens that min_freq kept: say how much becomes <unk>
-                print(f"vocab: warning: vocab.max_size={opts.max_size} leaves out {len(left_out):,} {side} token types seen at least "
-                      f"vocab.min_freq={opts.min_freq} times ({sum(left_out.values()):,} occurrences in the training split become <unk>); "
-                      f"the vocabulary keeps {len(vocab) - len(SPECIALS):,} besides the {len(SPECIALS)} specials", file=sys.stderr)
+                print(
+                    f"vocab: warning: vocab.max_size={opts.max_size} leaves out {len(left_out):,} {side} token types seen at least "
+                    f"vocab.min_freq={opts.min_freq} times ({sum(left_out.values()):,} occurrences in the training split become <unk>); "
+                    f"the vocabulary keeps {len(vocab) - len(SPECIALS):,} besides the {len(SPECIALS)} specials",
+                    file=sys.stderr,
+                )
             vocab.save(tmp / f"{side}.json")
             text = dataclasses.replace(text, **{side: pipe})
             dev = [i for line in read_lines(SPLIT / f"dev.{ext}") for i in vocab.encode(pipe.tokens(line))]

@@ -14,8 +14,16 @@ from pathlib import Path
 
 import pytest
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--virtual-time-budget=10000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--virtual-time-budget=10000",
+]
 
 
 def chromium() -> str:
@@ -31,7 +39,10 @@ def render(page: Path, tmp: Path, size: str = "1300,900") -> tuple[str, Path]:
     """(the DOM after the page's scripts ran, a screenshot PNG) of a local page."""
     browser, url = chromium(), page.resolve().as_uri()
     shot = tmp / "screenshot.png"
-    runs = [[f"--user-data-dir={tmp / 'profile-dom'}", "--dump-dom"], [f"--user-data-dir={tmp / 'profile-shot'}", f"--window-size={size}", f"--screenshot={shot}"]]
+    runs = [
+        [f"--user-data-dir={tmp / 'profile-dom'}", "--dump-dom"],
+        [f"--user-data-dir={tmp / 'profile-shot'}", f"--window-size={size}", f"--screenshot={shot}"],
+    ]
     outputs = [subprocess.run([browser, *FLAGS, *extra, url], capture_output=True, text=True, timeout=180, cwd=tmp) for extra in runs]
     for proc in outputs:
         assert proc.returncode == 0, proc.stderr[-2000:]

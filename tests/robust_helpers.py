@@ -11,15 +11,34 @@ from nmt.text import TextPipeline
 from nmt.vocab import build_vocab
 
 ROOT = Path(__file__).resolve().parents[1]
-_SRC = ["i like tea .", "you like coffee .", "he likes green tea .", "we drink water .", "they like water .",
-        "i drink coffee .", "you drink green tea .", "he likes water ."]
-_TGT = ["私 は お茶 が 好き だ 。", "あなた は コーヒー が 好き だ 。", "彼 は 緑茶 が 好き だ 。", "私 たち は 水 を 飲 む 。",
-        "彼 ら は 水 が 好き だ 。", "私 は コーヒー を 飲 む 。", "あなた は 緑茶 を 飲 む 。", "彼 は 水 が 好き だ 。"]
+_SRC = [
+    "i like tea .",
+    "you like coffee .",
+    "he likes green tea .",
+    "we drink water .",
+    "they like water .",
+    "i drink coffee .",
+    "you drink green tea .",
+    "he likes water .",
+]
+_TGT = [
+    "私 は お茶 が 好き だ 。",
+    "あなた は コーヒー が 好き だ 。",
+    "彼 は 緑茶 が 好き だ 。",
+    "私 たち は 水 を 飲 む 。",
+    "彼 ら は 水 が 好き だ 。",
+    "私 は コーヒー を 飲 む 。",
+    "あなた は 緑茶 を 飲 む 。",
+    "彼 は 水 が 好き だ 。",
+]
 
 # Params of a tiny run: a second per epoch. intra_op_threads 0 so that several runs can share
 # one test process (TensorFlow fixes its thread count when it starts).
-TINY = {"epochs": 2, "model": {"embedding_dim": 4, "units": 4, "attention": "dot"},
-        "train": {"batch_size": 4, "save_every": 1, "keep_last": 2, "intra_op_threads": 0}}
+TINY = {
+    "epochs": 2,
+    "model": {"embedding_dim": 4, "units": 4, "attention": "dot"},
+    "train": {"batch_size": 4, "save_every": 1, "keep_last": 2, "intra_op_threads": 0},
+}
 
 
 def tiny_params(**over) -> Params:
@@ -50,8 +69,16 @@ def make_project(root: Path) -> Path:
 def paths(root: Path):
     from nmt.artifacts import Paths
 
-    return Paths(raw=root / "data/raw", split=root / "data/split", vocab=root / "data/vocab", trained=root / "models/train",
-                 checkpoints=root / "models/checkpoints", bundle=root / "models/bundle", metrics=root / "metrics", timings=root / "timings")
+    return Paths(
+        raw=root / "data/raw",
+        split=root / "data/split",
+        vocab=root / "data/vocab",
+        trained=root / "models/train",
+        checkpoints=root / "models/checkpoints",
+        bundle=root / "models/bundle",
+        metrics=root / "metrics",
+        timings=root / "timings",
+    )
 
 
 def train(params, where):
@@ -67,8 +94,7 @@ def train(params, where):
 
 def env(tmpdir: Path | None = None) -> dict:
     """A subprocess environment that imports this checkout's `nmt`; TMPDIR moved to `tmpdir` if given."""
-    out = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    out = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     if tmpdir is not None:
         out["TMPDIR"] = str(tmpdir)
     return out

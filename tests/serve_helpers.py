@@ -47,8 +47,14 @@ def running_server(bundle: Path, log_dir: Path, *args: str, timeout: float = 300
     log = log_dir / f"serve-{os.getpid()}-{id(args)}.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "nmt.cli", "serve", "--model", str(bundle), "--port", "0", *args],
-                                stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=ROOT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nmt.cli", "serve", "--model", str(bundle), "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
     try:

@@ -63,7 +63,7 @@ def test_forcing_a_given_target_gives_one_row_per_target_token(random_bundle):
 def test_html_draws_offline_with_the_tokens_and_png_is_a_picture(translator, tmp_path):
     a = attention_for(translator, "he likes green tea .")
     page = write_heatmap([a, a], tmp_path / "a.html", ["one", "two"]).read_text(encoding="utf-8")
-    assert "vegaEmbed(\"#attention1\"" in page and "<script src=" not in page  # the libraries are inlined
+    assert 'vegaEmbed("#attention1"' in page and "<script src=" not in page  # the libraries are inlined
     assert all(f'"{t}"' in page for t in a.target[:-1] + a.source) and '"<\\/s>"' in page  # the axis labels
     png = write_heatmap([a], tmp_path / "a.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
@@ -81,8 +81,9 @@ def test_nmt_translate_writes_the_attention_page(tmp_path):
     nmt = str(Path(sys.executable).parent / "nmt")
     bundle_dir = tmp_path / "bundle"
     tiny_bundle(bundle_dir, ModelParams(embedding_dim=8, units=8))
-    out = subprocess.run([nmt, "translate", "--model", str(bundle_dir), "--attention", str(tmp_path / "a.html"), "i like tea ."],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [nmt, "translate", "--model", str(bundle_dir), "--attention", str(tmp_path / "a.html"), "i like tea ."], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("\n") == 1 and f"attention: {tmp_path / 'a.html'}" in out.stderr
     assert "vegaEmbed" in (tmp_path / "a.html").read_text(encoding="utf-8")

@@ -27,8 +27,11 @@ def layer_weights(keras_file: Path) -> dict[str, np.ndarray]:
     """The layers' float weights in a .keras file (its optimizer state left out)."""
     with zipfile.ZipFile(keras_file) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as h5:
         out = {}
-        h5.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset)
-                      and not name.startswith("optimizer") and obj.dtype.kind == "f" else None)
+        h5.visititems(
+            lambda name, obj: (
+                out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) and not name.startswith("optimizer") and obj.dtype.kind == "f" else None
+            )
+        )
     return out
 
 

@@ -86,8 +86,9 @@ def test_a_vocabulary_that_does_not_fit_the_model_is_named_even_with_a_matching_
 
 def test_the_command_line_reports_a_truncated_model_in_one_line(copy):
     truncate(copy / "encoder.keras")
-    proc = subprocess.run([sys.executable, "-m", "nmt.cli", "translate", "--model", str(copy), "i like tea ."],
-                          env=env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nmt.cli", "translate", "--model", str(copy), "i like tea ."], env=env(), capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 1 and proc.stdout == "" and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == f"error: {copy / 'encoder.keras'}: damaged (its sha256 differs from the one recorded at export){REBUILD}"
 

@@ -53,16 +53,19 @@ def test_version_and_help_need_no_model():
     assert bare.returncode == 0 and "usage: nmt" in bare.stdout and "translate" in bare.stdout and bare.stderr == ""
 
 
-@pytest.mark.parametrize("args, status, message", [
-    (["--file", "no-such-file.txt"], 1, "error: cannot read --file no-such-file.txt: No such file or directory"),
-    (["--file", "/"], 1, "error: --file / is a folder, not a file of sentences"),
-    (["--file", "NOT_UTF8"], 1, "error: {NOT_UTF8} line 2 is not UTF-8 text (byte 0xe9 at byte 4 of the line)"),
-    # Usage mistakes: argparse's usage line, then the error.
-    (["--file", "NOT_UTF8", "a sentence"], 2, "nmt translate: error: give sentences as arguments or with --file, not both"),
-    (["--beam", "65", "x"], 2, "nmt translate: error: --beam 65 is more than 64"),
-    (["--beam", "2", "--n-best", "3", "x"], 2, "nmt translate: error: --n-best 3 needs --beam 3 or more (got --beam 2)"),
-    (["--beam", "many", "x"], 2, "nmt translate: error: argument --beam: must be a whole number, got 'many'"),
-])
+@pytest.mark.parametrize(
+    "args, status, message",
+    [
+        (["--file", "no-such-file.txt"], 1, "error: cannot read --file no-such-file.txt: No such file or directory"),
+        (["--file", "/"], 1, "error: --file / is a folder, not a file of sentences"),
+        (["--file", "NOT_UTF8"], 1, "error: {NOT_UTF8} line 2 is not UTF-8 text (byte 0xe9 at byte 4 of the line)"),
+        # Usage mistakes: argparse's usage line, then the error.
+        (["--file", "NOT_UTF8", "a sentence"], 2, "nmt translate: error: give sentences as arguments or with --file, not both"),
+        (["--beam", "65", "x"], 2, "nmt translate: error: --beam 65 is more than 64"),
+        (["--beam", "2", "--n-best", "3", "x"], 2, "nmt translate: error: --n-best 3 needs --beam 3 or more (got --beam 2)"),
+        (["--beam", "many", "x"], 2, "nmt translate: error: argument --beam: must be a whole number, got 'many'"),
+    ],
+)
 def test_input_mistakes_fail_before_the_model_loads_in_one_line(tmp_path, args, status, message):
     not_utf8 = tmp_path / "latin1.txt"
     not_utf8.write_bytes("good morning .\nun été .\n".encode("latin-1"))
@@ -72,22 +75,28 @@ def test_input_mistakes_fail_before_the_model_loads_in_one_line(tmp_path, args, 
     assert done.returncode == status and done.stdout == "" and "Traceback" not in done.stderr
     *usage, last = done.stderr.splitlines()
     assert last.startswith(message.format(NOT_UTF8=not_utf8)) and "bundle" not in last
-    assert (usage[0].startswith("usage: nmt translate") if status == 2 else usage == [])
+    assert usage[0].startswith("usage: nmt translate") if status == 2 else usage == []
 
 
 def test_a_closed_stdin_is_one_line(tmp_path):
-    done = subprocess.run(["bash", "-c", 'exec "$@" <&-', "bash", *NMT, "translate", "--model", str(tmp_path)],
-                          capture_output=True, text=True, env=user_env(), cwd=ROOT, timeout=300, check=False)
-    assert done.returncode == 1 and done.stderr == (
-        "error: no input: standard input is closed; give sentences as arguments, with --file, or on stdin\n")
+    done = subprocess.run(
+        ["bash", "-c", 'exec "$@" <&-', "bash", *NMT, "translate", "--model", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=user_env(),
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1 and done.stderr == ("error: no input: standard input is closed; give sentences as arguments, with --file, or on stdin\n")
 
 
 def test_invalid_utf8_on_stdin_stops_there_after_translating_the_lines_before(model):
-    done = nmt("translate", "--model", model, stdin=b"i like tea .\n\xff\xfe abc\nyou like coffee .\n",
-               env=user_env(PYTHONIOENCODING="utf-8"))
+    done = nmt("translate", "--model", model, stdin=b"i like tea .\n\xff\xfe abc\nyou like coffee .\n", env=user_env(PYTHONIOENCODING="utf-8"))
     assert done.returncode == 1 and done.stdout.count(b"\n") == 1
     assert done.stderr.decode() == (
-        "error: stdin line 2 is not UTF-8 text (byte 0xff at byte 1 of the line); convert it first, e.g. `iconv -f latin1 -t utf-8`\n")
+        "error: stdin line 2 is not UTF-8 text (byte 0xff at byte 1 of the line); convert it first, e.g. `iconv -f latin1 -t utf-8`\n"
+    )
 
 
 def test_file_and_stdin_split_lines_only_at_newlines_and_count_them_alike(model, tmp_path):
@@ -104,8 +113,7 @@ def test_file_and_stdin_split_lines_only_at_newlines_and_count_them_alike(model,
 
 
 def test_n_best_lists_are_in_moses_format(model):
-    done = nmt("translate", "--model", model, "--beam", "3", "--n-best", "2", "--length-penalty", "0.5",
-               "i like tea .", "", "you like coffee .", text=True)
+    done = nmt("translate", "--model", model, "--beam", "3", "--n-best", "2", "--length-penalty", "0.5", "i like tea .", "", "you like coffee .", text=True)
     assert done.returncode == 0 and done.stderr == ""
     rows = [line.split(" ||| ") for line in done.stdout.splitlines()]
     assert all(len(r) == 4 for r in rows) and [r[0] for r in rows] == ["0", "0", "1", "2", "2"]
@@ -117,8 +125,9 @@ def test_n_best_lists_are_in_moses_format(model):
 
 
 def test_a_slow_pipe_gets_each_translation_as_its_line_arrives(model):
-    proc = subprocess.Popen([*NMT, "translate", "--model", model], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=user_env(), cwd=ROOT)
+    proc = subprocess.Popen(
+        [*NMT, "translate", "--model", model], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=user_env(), cwd=ROOT
+    )
     try:
         proc.stdin.write(b"i like tea .\n")
         proc.stdin.flush()
@@ -158,8 +167,9 @@ TAKE_TERMINAL = "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTT
 def spawn_in_terminal(args):
     """`nmt args` with a new pseudo-terminal as its terminal; returns the process and our side of the terminal."""
     master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-c", TAKE_TERMINAL, *args], stdin=slave, stdout=slave, stderr=slave,
-                            start_new_session=True, cwd=ROOT, env=user_env(TERM="xterm"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", TAKE_TERMINAL, *args], stdin=slave, stdout=slave, stderr=slave, start_new_session=True, cwd=ROOT, env=user_env(TERM="xterm")
+    )
     os.close(slave)
     return proc, master
 

@@ -26,17 +26,24 @@ def test_a_typo_is_refused_with_a_suggestion():
 
 def test_every_problem_is_listed_in_one_message():
     with pytest.raises(ParamsError) as e:
-        parse_params({
-            "epochs": 0,
-            "model": {"dropout": 1.0, "cell": "rnn", "units": "many"},
-            "eval": {"beam_size": 0},
-            "data": {"corpus": "wmt14"},
-        })
+        parse_params(
+            {
+                "epochs": 0,
+                "model": {"dropout": 1.0, "cell": "rnn", "units": "many"},
+                "eval": {"beam_size": 0},
+                "data": {"corpus": "wmt14"},
+            }
+        )
     msg = str(e.value)
     assert msg.startswith("6 problem(s)")
-    for expected in ("epochs: 0 must be >= 1", "model.dropout: 1.0 must be < 1.0", "model.cell: 'rnn' is not one of",
-                     "model.units: expected an integer, got 'many'", "eval.beam_size: 0 must be >= 1",
-                     "data.corpus: 'wmt14' is not one of"):
+    for expected in (
+        "epochs: 0 must be >= 1",
+        "model.dropout: 1.0 must be < 1.0",
+        "model.cell: 'rnn' is not one of",
+        "model.units: expected an integer, got 'many'",
+        "eval.beam_size: 0 must be >= 1",
+        "data.corpus: 'wmt14' is not one of",
+    ):
         assert expected in msg
 
 
@@ -66,7 +73,6 @@ def test_a_bad_file_is_named(tmp_path):
         load_params(bad)
     with pytest.raises(ParamsError, match="not found"):
         load_params(tmp_path / "missing.yaml")
-
 
 
 def test_averaging_more_epochs_than_trained_or_across_workers_is_refused():

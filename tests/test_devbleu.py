@@ -44,8 +44,9 @@ def runs(tmp_path_factory):
     dvc("repro", "vocab", cwd=repo)
     logs = {}
     for mode in ("on", "off"):  # each in a fresh process, as the train stage runs
-        proc = subprocess.run([sys.executable, "-c", TRAIN, str(repo / mode), mode], cwd=repo, env={**venv_env(), "PYTHONPATH": str(repo)},
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", TRAIN, str(repo / mode), mode], cwd=repo, env={**venv_env(), "PYTHONPATH": str(repo)}, capture_output=True, text=True
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         logs[mode] = proc.stdout
     return repo, logs

@@ -37,8 +37,7 @@ def train_on_two_workers(repo) -> list[str]:
     procs = []
     for index in range(2):
         env = {**venv_env(), "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
-        procs.append(subprocess.Popen([sys.executable, "stages/train.py"], cwd=repo, env=env, text=True,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen([sys.executable, "stages/train.py"], cwd=repo, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
     outs = []
     for proc in procs:
         out, _ = proc.communicate(timeout=600)

@@ -235,11 +235,14 @@ def test_unpack_replaces_the_previous_content(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["corpus.tar.gz", "raw"]  # no temporary folders left
 
 
-@pytest.mark.parametrize("name, data", [
-    pytest.param("cut.tar.gz", ARCHIVE[: len(ARCHIVE) // 2], id="tar.gz"),
-    pytest.param("cut.zip", b"PK\x03\x04 not really a zip", id="zip"),
-    pytest.param("cut.txt.gz", gzip.compress(b"x" * 10_000)[:40], id="gz"),
-])
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        pytest.param("cut.tar.gz", ARCHIVE[: len(ARCHIVE) // 2], id="tar.gz"),
+        pytest.param("cut.zip", b"PK\x03\x04 not really a zip", id="zip"),
+        pytest.param("cut.txt.gz", gzip.compress(b"x" * 10_000)[:40], id="gz"),
+    ],
+)
 def test_truncated_archive_is_refused_and_the_old_content_kept(tmp_path, name, data):
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "train.en").write_text("previous")

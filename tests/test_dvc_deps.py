@@ -88,9 +88,7 @@ def test_every_stage_script_is_a_stage_and_every_stage_runs_its_script():
 def test_a_stages_library_deps_are_exactly_what_its_script_imports(name):
     want = library_closure(ROOT / "stages" / f"{name}.py")
     got = listed_library_deps(STAGES[name])
-    assert got == want, (
-        f"dvc.yaml stage {name!r}: add {sorted(want - got) or 'nothing'}, remove {sorted(got - want) or 'nothing'}"
-    )
+    assert got == want, f"dvc.yaml stage {name!r}: add {sorted(want - got) or 'nothing'}, remove {sorted(got - want) or 'nothing'}"
 
 
 def test_the_closure_follows_imports_through_other_modules():

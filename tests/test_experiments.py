@@ -5,17 +5,23 @@ from nmt.experiments import changed_params, parse_exp_show, table
 
 
 def entry(rev, name, params, bleu=None, dev_loss=None, averaged=None, seconds=12.5):
-    metrics = {"metrics/eval.json": {"data": {"bleu": bleu, "bleu_corpus_tokens": bleu and bleu + 1, "chrf": bleu and bleu * 2,
-                                              "signatures": {"bleu": "nrefs:1"}}},
-               "metrics/eval_speed.json": {"data": {"seconds": seconds}},
-               "metrics/train/metrics.json": {"data": {"best_val_loss": dev_loss, **({"averaged_val_loss": averaged} if averaged else {}),
-                                                       "dev": {"loss": 9.9}}}}
+    metrics = {
+        "metrics/eval.json": {"data": {"bleu": bleu, "bleu_corpus_tokens": bleu and bleu + 1, "chrf": bleu and bleu * 2, "signatures": {"bleu": "nrefs:1"}}},
+        "metrics/eval_speed.json": {"data": {"seconds": seconds}},
+        "metrics/train/metrics.json": {"data": {"best_val_loss": dev_loss, **({"averaged_val_loss": averaged} if averaged else {}), "dev": {"loss": 9.9}}},
+    }
     return {"rev": rev, "name": name, "data": {"rev": rev, "params": {"params.yaml": {"data": params}}, "metrics": metrics}, "error": None}
 
 
 def params(units=16, beam=1, level="word", epochs=5):
-    return {"seed": 42, "epochs": epochs, "model": {"units": units, "cell": "lstm"}, "vocab": {"level": level},
-            "eval": {"beam_size": beam}, "data": {"corpus": "small_parallel_enja"}}
+    return {
+        "seed": 42,
+        "epochs": epochs,
+        "model": {"units": units, "cell": "lstm"},
+        "vocab": {"level": level},
+        "eval": {"beam_size": beam},
+        "data": {"corpus": "small_parallel_enja"},
+    }
 
 
 def exp_show():

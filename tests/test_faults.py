@@ -35,12 +35,20 @@ def deterministic_outputs(repo: Path) -> dict[str, bytes]:
 
 
 def bundle_weights(repo: Path) -> list[np.ndarray]:
-    out = run([sys.executable, "-c", (
-        "import sys, numpy as np\n"
-        "from nmt.bundle import load_bundle\n"
-        "b = load_bundle('models/bundle')\n"
-        "np.savez(sys.argv[1], *b.encoder.get_weights(), *b.decoder_step.get_weights())\n"
-    ), str(repo / "weights.npz")], repo)
+    out = run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, numpy as np\n"
+                "from nmt.bundle import load_bundle\n"
+                "b = load_bundle('models/bundle')\n"
+                "np.savez(sys.argv[1], *b.encoder.get_weights(), *b.decoder_step.get_weights())\n"
+            ),
+            str(repo / "weights.npz"),
+        ],
+        repo,
+    )
     assert out.returncode == 0
     with np.load(repo / "weights.npz") as z:
         return [z[k] for k in sorted(z.files, key=lambda k: int(k.split("_")[1]))]
@@ -75,8 +83,14 @@ def test_two_runs_with_the_same_params_and_seed_are_identical(uninterrupted, tmp
 
 def test_sigkill_mid_epoch_then_repro_resumes_and_ends_as_if_never_killed(uninterrupted, tmp_path):
     repo = copy_repo(tmp_path, FAULT)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "dvc"), "repro"], cwd=repo, env=venv_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dvc"), "repro"],
+        cwd=repo,
+        env=venv_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     checkpoints = repo / "models/checkpoints"
     deadline = time.monotonic() + 600
     while not list(checkpoints.glob("*/epoch-0002")):
@@ -114,6 +128,7 @@ def _full_disk(limit_bytes: int):
     def limit():  # in the child: writing past the limit fails with EFBIG, as on a full disk
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
     return limit
 
 

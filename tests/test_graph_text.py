@@ -13,12 +13,42 @@ from nmt import graph_text
 from nmt.text import TextPipeline, detokenize, normalize, word_tokenize
 
 NASTY = [
-    "", " ", "   \t \n ", "\u3000", "🙂 ещё 東京 \x07", "👩‍👩‍👧 family", "a\u200bb\ufeffc", "\x00\x1f\x7f\x85x",
-    "ＡＢＣ　１２３！？", "ﬁne ① ㍻ ½", "don't", "I can't, won't.", "U.S. troops", "Mr. Smith", "e.g. this",
-    "It costs $1,000.5 (approx.)", "1,000,000 and 3.14", "“curly” ‘quotes’", "He said \"hi\" 'there'",
-    "Wait... what?!", "....", "a..b", "end.'", "No. 5 and No. five", "pp. 12", "l'homme d'affaires",
-    "«Bonjour», dit-il ; d'accord : 100 % !", "the Jones' house", "rock 'n' roll", "▁x▁", "e\u0301 vs é",
-    "Å vs A\u030a", "한국어 \u1112\u1161\u11ab", "ﾊﾟｯﾋﾟｰ", "tab\there", "@handle #tag a&b <tag> [x] {y} |z|",
+    "",
+    " ",
+    "   \t \n ",
+    "\u3000",
+    "🙂 ещё 東京 \x07",
+    "👩‍👩‍👧 family",
+    "a\u200bb\ufeffc",
+    "\x00\x1f\x7f\x85x",
+    "ＡＢＣ　１２３！？",
+    "ﬁne ① ㍻ ½",
+    "don't",
+    "I can't, won't.",
+    "U.S. troops",
+    "Mr. Smith",
+    "e.g. this",
+    "It costs $1,000.5 (approx.)",
+    "1,000,000 and 3.14",
+    "“curly” ‘quotes’",
+    "He said \"hi\" 'there'",
+    "Wait... what?!",
+    "....",
+    "a..b",
+    "end.'",
+    "No. 5 and No. five",
+    "pp. 12",
+    "l'homme d'affaires",
+    "«Bonjour», dit-il ; d'accord : 100 % !",
+    "the Jones' house",
+    "rock 'n' roll",
+    "▁x▁",
+    "e\u0301 vs é",
+    "Å vs A\u030a",
+    "한국어 \u1112\u1161\u11ab",
+    "ﾊﾟｯﾋﾟｰ",
+    "tab\there",
+    "@handle #tag a&b <tag> [x] {y} |z|",
 ]
 
 
@@ -78,7 +108,7 @@ def test_detokenizer_matches_python(lang, lines):
     other = "en" if lang == "ja" else lang  # corpus lines: what the model's tokens join to
     lines_ = [t if lang == "ja" else " ".join(word_tokenize(normalize(t), lang)) for t in lines[lang]]
     lines_ += [" ".join(word_tokenize(normalize(t), other)) for t in NASTY]
-    lines_ += ["' s '", "\" a \" \" b \"", "the Jones ' house", "( 5 $ ) , 10 %", "l' homme", "A B 日本 語 C 1"]
+    lines_ += ["' s '", '" a " " b "', "the Jones ' house", "( 5 $ ) , 10 %", "l' homme", "A B 日本 語 C 1"]
     if lang == "ja":
         graph = run(graph_text.unsegmented_detokenize, lines_)
     else:

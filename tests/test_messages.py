@@ -9,12 +9,15 @@ import yaml
 from test_stages import GOOD, error_line, project, stage
 
 
-@pytest.mark.parametrize("corpus, expected", [
-    (GOOD.replace(b"\n", b"\r"), r"pairs.tsv: lines end in a carriage return alone (classic Mac line ends); convert them to LF"),
-    (GOOD.decode().encode("utf-16"), r"pairs.tsv: UTF-16 text (a UTF-16 byte-order mark or NUL bytes), not UTF-8; convert it"),
-    (GOOD.decode().encode("utf-16-le"), r"pairs.tsv: UTF-16 text"),
-    (b"", r"pairs.tsv: the file is empty (0 bytes)"),
-])
+@pytest.mark.parametrize(
+    "corpus, expected",
+    [
+        (GOOD.replace(b"\n", b"\r"), r"pairs.tsv: lines end in a carriage return alone (classic Mac line ends); convert them to LF"),
+        (GOOD.decode().encode("utf-16"), r"pairs.tsv: UTF-16 text (a UTF-16 byte-order mark or NUL bytes), not UTF-8; convert it"),
+        (GOOD.decode().encode("utf-16-le"), r"pairs.tsv: UTF-16 text"),
+        (b"", r"pairs.tsv: the file is empty (0 bytes)"),
+    ],
+)
 def test_a_corpus_in_the_wrong_shape_is_named_for_what_it_is(tmp_path, corpus, expected):
     repo = project(tmp_path, corpus)
     assert stage("download", repo).returncode == 0

@@ -38,8 +38,11 @@ def test_the_classic_word_level_model_has_the_documented_parameter_count():
     m = build_seq2seq(p, 6638, 8778)
     counts = {layer.name: layer.count_params() for layer in m.training.layers if layer.count_params()}
     assert counts == {
-        "source_embedding": 1_699_328, "target_embedding": 2_247_168,
-        "encoder_lstm_0": 5_246_976, "decoder_lstm_0": 5_246_976, "output_projection": 8_997_450,
+        "source_embedding": 1_699_328,
+        "target_embedding": 2_247_168,
+        "encoder_lstm_0": 5_246_976,
+        "decoder_lstm_0": 5_246_976,
+        "output_projection": 8_997_450,
     }
     assert m.training.count_params() == 23_437_898
 

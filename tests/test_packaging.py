@@ -22,8 +22,7 @@ def test_the_changelog_has_the_current_version():
 def test_the_gpu_extra_and_its_readme_steps_pin_the_same_tensorflow_as_the_cpu_install():
     cpu = [d for d in PROJECT["dependencies"] if d.startswith("tensorflow-cpu==")]
     version = re.match(r"tensorflow-cpu==([\w.]+)", cpu[0]).group(1)
-    assert PROJECT["optional-dependencies"]["gpu"] == [
-        f"tensorflow[and-cuda]=={version}; platform_system == 'Linux' and platform_machine == 'x86_64'"]
+    assert PROJECT["optional-dependencies"]["gpu"] == [f"tensorflow[and-cuda]=={version}; platform_system == 'Linux' and platform_machine == 'x86_64'"]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     steps = readme.split("### On a GPU")[1].split("###")[0]
     assert '-e ".[dev,gpu]"' in steps and "pip uninstall -y tensorflow-cpu" in steps

@@ -30,9 +30,15 @@ def _leaves(d: dict, prefix=()):
 
 LEAVES = sorted(_leaves(COMMITTED))
 ANY_VALUE = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.integers(min_value=-(10**400), max_value=10**400),
-    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e308, -0.0, 2**32, -1]),
-    st.text(max_size=8), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e308, -0.0, 2**32, -1]),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 
 
@@ -74,8 +80,7 @@ def test_any_value_for_any_param_is_a_clear_message_or_a_valid_config(changes):
     assert params.model.dropout < 1 and params.train.learning_rate > 0 and params.eval.length_penalty >= 0
 
 
-@pytest.mark.parametrize("key", ["train.learning_rate", "train.clipnorm", "train.label_smoothing", "model.dropout",
-                                 "eval.length_penalty", "eval.max_len_a"])
+@pytest.mark.parametrize("key", ["train.learning_rate", "train.clipnorm", "train.label_smoothing", "model.dropout", "eval.length_penalty", "eval.max_len_a"])
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 10**400])
 def test_every_float_param_refuses_nan_and_infinities(key, value):
     with pytest.raises(ParamsError, match=rf"{key}: .* is not a finite number"):
@@ -86,8 +91,11 @@ def test_the_float_params_tested_are_all_of_them():
     floats = set()
     for section in ("data", "vocab", "model", "train", "eval"):
         cls = typing.get_type_hints(Params)[section]
-        floats |= {f"{section}.{f.name}" for f in dataclasses.fields(cls)
-                   if float in (typing.get_args(typing.get_type_hints(cls)[f.name]) or (typing.get_type_hints(cls)[f.name],))}
+        floats |= {
+            f"{section}.{f.name}"
+            for f in dataclasses.fields(cls)
+            if float in (typing.get_args(typing.get_type_hints(cls)[f.name]) or (typing.get_type_hints(cls)[f.name],))
+        }
     assert floats == {"train.learning_rate", "train.clipnorm", "train.label_smoothing", "model.dropout", "eval.length_penalty", "eval.max_len_a"}
 
 
@@ -131,17 +139,18 @@ def test_the_python_defaults_are_the_committed_params():
 
 def test_a_stage_run_directly_refuses_duplicate_keys_in_one_line(tmp_path):
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text() + "epochs: 4\n")
-    proc = subprocess.run([sys.executable, str(ROOT / "stages/train.py")], cwd=tmp_path, env=env(),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, str(ROOT / "stages/train.py")], cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
         f"error: params.yaml: line {len((ROOT / 'params.yaml').read_text().splitlines()) + 1}: "
-        f"the key 'epochs' appears twice (first at line {next(i for i, line in enumerate((ROOT / 'params.yaml').read_text().splitlines(), 1) if line.startswith('epochs:'))})"]
+        f"the key 'epochs' appears twice (first at line {next(i for i, line in enumerate((ROOT / 'params.yaml').read_text().splitlines(), 1) if line.startswith('epochs:'))})"
+    ]
 
 
 def test_the_command_line_refuses_a_nan_length_penalty():
-    proc = subprocess.run([sys.executable, "-m", "nmt.cli", "translate", "--length-penalty", "nan", "x"], cwd=ROOT, env=env(),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nmt.cli", "translate", "--length-penalty", "nan", "x"], cwd=ROOT, env=env(), capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2 and "argument --length-penalty: 'nan' is not a finite number" in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
 

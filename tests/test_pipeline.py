@@ -49,7 +49,14 @@ def test_repro_runs_all_six_stages_and_leaves_models_and_metrics(project):
     # The serving SavedModel translated dev sentences exactly as the Python Translator did.
     assert export["serving"] == {"greedy": {"sentences": 200, "identical": 200}, "beam_5": {"sentences": 64, "identical": 64}}
     assert sorted(p.name for p in (repo / "models/bundle").iterdir()) == [
-        "config.json", "decoder_step.keras", "encoder.keras", "manifest.json", "serving", "source_vocab.json", "target_vocab.json"]
+        "config.json",
+        "decoder_step.keras",
+        "encoder.keras",
+        "manifest.json",
+        "serving",
+        "source_vocab.json",
+        "target_vocab.json",
+    ]
     assert (repo / "models/bundle/serving/1/saved_model.pb").is_file()
     assert (repo / "models/train/model.keras").is_file()
     speed = read_json(repo / "timings/train_speed.json")

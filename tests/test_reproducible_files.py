@@ -30,8 +30,15 @@ def file_hashes(folder: Path) -> dict[str, str]:
 def test_two_exports_of_the_same_model_write_identical_files(tmp_path):
     procs = []
     for n, hash_seed in enumerate(("1", "2")):  # Python's set order differs between the two
-        procs.append(subprocess.Popen([sys.executable, "-c", EXPORT, str(tmp_path / f"b{n}")], cwd=ROOT,
-                                      env={**venv_env(), "PYTHONHASHSEED": hash_seed}, stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", EXPORT, str(tmp_path / f"b{n}")],
+                cwd=ROOT,
+                env={**venv_env(), "PYTHONHASHSEED": hash_seed},
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
         time.sleep(1.5)  # a later save date, and zip entry time (2 s steps) for most of the writing
     for p in procs:
         assert p.wait() == 0, p.stderr.read()

@@ -126,8 +126,11 @@ def test_a_diverging_run_stops_with_one_clear_error_and_writes_no_checkpoint_or_
     root = make_project(tmp_path / "project")
     before = {p.name for p in Path(tempfile.gettempdir()).glob(f"nmt-train-{os.getpid()}-*")}
     # A finite but absurd learning rate: the weights overflow float32 within two steps.
-    with pytest.raises(NonFiniteLossError, match=r"the training loss is (nan|inf) at epoch 1, batch \d+: training diverged "
-                                                 r"\(train\.learning_rate=1e\+38"):
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"the training loss is (nan|inf) at epoch 1, batch \d+: training diverged "
+        r"\(train\.learning_rate=1e\+38",
+    ):
         _train(tiny_params(train={"learning_rate": 1e38}), root, capsys)
     assert list((root / "models/checkpoints").rglob("epoch-*")) == []
     assert not (root / "models/train").exists()

@@ -27,8 +27,9 @@ def cli(refs: list[str], hyps: list[str], tmp_path: Path, *args: str) -> dict[st
     """sacrebleu's command line on these lines: {metric name: its JSON record}."""
     (tmp_path / "ref").write_text("".join(f"{r}\n" for r in refs), encoding="utf-8")
     (tmp_path / "hyp").write_text("".join(f"{h}\n" for h in hyps), encoding="utf-8")
-    out = subprocess.run(["sacrebleu", str(tmp_path / "ref"), "-i", str(tmp_path / "hyp"), "-w", "2", *args],
-                         env=venv_env(), capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["sacrebleu", str(tmp_path / "ref"), "-i", str(tmp_path / "hyp"), "-w", "2", *args], env=venv_env(), capture_output=True, text=True, check=True
+    ).stdout
     return records(out)
 
 
@@ -73,8 +74,16 @@ def test_references_reach_the_scorer_as_the_corpus_wrote_them():
     """Not NFKC-normalised like training text: `！` stays full-width, so `!` does not match it."""
     ja = TextPipeline("ja")
     raw = []
-    kept = clean([Pair("he came at ten !", JA_RAW_REFS[0])], TextPipeline("en", lowercase=True), ja,
-                 pretokenized=True, max_len=None, dedupe=False, counts=Counter(), raw_targets=raw)
+    kept = clean(
+        [Pair("he came at ten !", JA_RAW_REFS[0])],
+        TextPipeline("en", lowercase=True),
+        ja,
+        pretokenized=True,
+        max_len=None,
+        dedupe=False,
+        counts=Counter(),
+        raw_targets=raw,
+    )
     assert kept[0][1] == "彼 は 10 時 に 来 た !" and raw == [JA_RAW_REFS[0]]  # training text normalised, the reference not
     assert raw_references(raw, ja, pretokenized=True) == ["彼は１０時に来た！"]
     assert score(["彼は10時に来た!"], ["彼は１０時に来た！"], "ja")["bleu"] < 100
@@ -105,8 +114,11 @@ def test_the_readme_sacrebleu_command_reproduces_the_committed_eval_json():
     own lines: every figure of metrics/eval.json, and our scorer on the same files, agree."""
     ev = json.loads((ROOT / "metrics/eval.json").read_text(encoding="utf-8"))
     cli_scores = {r["name"]: (r["score"], r["signature"]) for r in run_readme_block("recheck")}
-    assert cli_scores == {"BLEU": (ev["bleu"], ev["signatures"]["bleu"]), "chrF2": (ev["chrf"], ev["signatures"]["chrf"]),
-                          "TER": (ev["ter"], ev["signatures"]["ter"])}
+    assert cli_scores == {
+        "BLEU": (ev["bleu"], ev["signatures"]["bleu"]),
+        "chrF2": (ev["chrf"], ev["signatures"]["chrf"]),
+        "TER": (ev["ter"], ev["signatures"]["ter"]),
+    }
     if "bleu_corpus_tokens" in ev:  # a tokenised corpus: its own tokens, from metrics/hypotheses.tok.txt
         [tokens_bleu] = run_readme_block("recheck-tokens")
         assert (tokens_bleu["score"], tokens_bleu["signature"]) == (ev["bleu_corpus_tokens"], ev["signatures"]["bleu_corpus_tokens"])
@@ -139,15 +151,22 @@ def test_the_evaluate_stage_scores_against_test_ref_not_the_normalised_test_tgt(
     (split / "test.src").write_text("".join(f"{s}\n" for s in TINY_SOURCE[:3]), encoding="utf-8")
     (split / "test.ref").write_text("".join(f"{r}\n" for r in JA_RAW_REFS), encoding="utf-8")
     (split / "test.tgt").write_text("".join(f"{r}\n" for r in JA_HYP_TOKENS), encoding="utf-8")  # as normalised
-    proc = subprocess.run([sys.executable, str(ROOT / "stages/evaluate.py")], cwd=tmp_path, capture_output=True, text=True, check=False,
-                          env={**venv_env(), "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "stages/evaluate.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**venv_env(), "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr
     ev = json.loads((tmp_path / "metrics/eval.json").read_text(encoding="utf-8"))
     hyps = (tmp_path / "metrics/hypotheses.txt").read_text(encoding="utf-8").split("\n")[:-1]
     tokens = (tmp_path / "metrics/hypotheses.tok.txt").read_text(encoding="utf-8").split("\n")[:-1]
     refs = raw_references(JA_RAW_REFS, TextPipeline("ja"), pretokenized=True)
     assert {k: ev[k] for k in ("bleu", "chrf", "ter", "bleu_corpus_tokens")} == {
-        k: v for k, v in score(hyps, refs, "ja", hyp_tokens=tokens, ref_tokens=JA_RAW_REFS).items() if k != "signatures"}
+        k: v for k, v in score(hyps, refs, "ja", hyp_tokens=tokens, ref_tokens=JA_RAW_REFS).items() if k != "signatures"
+    }
     assert "| 彼は１０時に来た！ |" in (tmp_path / "metrics/samples.md").read_text(encoding="utf-8")  # as scored
     assert ev["references"] == reference_rule(TextPipeline("ja"), pretokenized=True)
 

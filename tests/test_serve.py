@@ -62,7 +62,10 @@ def test_predict_in_row_and_columnar_format_answers_as_nmt_translate(server, tra
     assert len(set(want)) > 4  # different outputs: the comparison means something
     for path in ("/v1/models/nmt:predict", "/v1/models/nmt/versions/1:predict"):
         assert server.post(path, {"instances": SENTENCES}) == (200, {"predictions": want})
-    assert server.post("/v1/models/nmt:predict", {"signature_name": "translate", "instances": [{"sentences": s} for s in SENTENCES]}) == (200, {"predictions": want})
+    assert server.post("/v1/models/nmt:predict", {"signature_name": "translate", "instances": [{"sentences": s} for s in SENTENCES]}) == (
+        200,
+        {"predictions": want},
+    )
     assert server.post("/v1/models/nmt:predict", {"inputs": SENTENCES}) == (200, {"outputs": want})
     assert server.post("/v1/models/nmt:predict", {"signature_name": "serving_default", "inputs": {"sentences": SENTENCES}}) == (200, {"outputs": want})
     beam = {"signature_name": "translate_beam", "inputs": {"sentences": SENTENCES, "beam_size": 3, "length_penalty": 1.0}}
@@ -97,7 +100,11 @@ BAD = {  # name: (body, status, words the one-line reason must contain)
     "a number for a sentence": ({"instances": ["tea", 3]}, 400, "sentence 1 must be a string"),
     "a string for the list": ({"instances": "i like tea ."}, 400, "must be a list"),
     "a string for beam_size": ({"signature_name": "translate_beam", "inputs": {"sentences": ["tea"], "beam_size": "5", "length_penalty": 1}}, 400, "beam_size"),
-    "beam_size in row format": ({"signature_name": "translate_beam", "instances": [{"sentences": "tea", "beam_size": 2, "length_penalty": 1}]}, 400, "columnar"),
+    "beam_size in row format": (
+        {"signature_name": "translate_beam", "instances": [{"sentences": "tea", "beam_size": 2, "length_penalty": 1}]},
+        400,
+        "columnar",
+    ),
     "a missing input": ({"signature_name": "translate_beam", "inputs": {"sentences": ["tea"]}}, 400, "missing: beam_size, length_penalty"),
     "an unknown signature": ({"signature_name": "classify", "instances": ["tea"]}, 400, "not found"),
     "an empty list": ({"instances": []}, 400, "empty"),
@@ -119,13 +126,16 @@ def test_a_bad_request_gets_a_4xx_with_a_one_line_reason_and_the_server_keeps_se
     assert server.post("/v1/models/nmt:predict", {"instances": ["i like tea ."]}) == (200, {"predictions": translator.translate(["i like tea ."])})
 
 
-@pytest.mark.parametrize(("body", "words"), [
-    ({"sentences": ["tea"], "n_best": 0}, "n_best must be an integer from 1 to 16"),
-    ({"sentences": ["tea"], "beam_size": 99}, "beam_size must be an integer from 1 to 16"),
-    ({"sentences": ["tea"], "length_penalty": "long"}, "length_penalty must be a finite number"),
-    ({"sentences": ["tea"], "beam": 5}, "unknown key(s): beam"),
-    ({"text": "tea"}, "\"sentences\": a list of strings"),
-])
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"sentences": ["tea"], "n_best": 0}, "n_best must be an integer from 1 to 16"),
+        ({"sentences": ["tea"], "beam_size": 99}, "beam_size must be an integer from 1 to 16"),
+        ({"sentences": ["tea"], "length_penalty": "long"}, "length_penalty must be a finite number"),
+        ({"sentences": ["tea"], "beam": 5}, "unknown key(s): beam"),
+        ({"text": "tea"}, '"sentences": a list of strings'),
+    ],
+)
 def test_the_json_endpoint_refuses_bad_options_in_one_line(server, body, words):
     status, got = server.post("/v1/translate", body)
     assert (status, list(got)) == (400, ["error"]) and words in got["error"], got
@@ -195,8 +205,17 @@ def browser(tmp_path):
     os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not look anything up
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     yield driver

@@ -64,8 +64,14 @@ def served(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fresh_process_outputs(served):
     job = {path: batches for path, (_, batches) in served.items()}
-    proc = subprocess.run([sys.executable, "-c", LOAD_AND_TRANSLATE], input=json.dumps(job), capture_output=True,
-                          text=True, timeout=300, env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": ""})
+    proc = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_TRANSLATE],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": ""},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
 

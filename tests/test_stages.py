@@ -22,9 +22,13 @@ def project(tmp_path: Path, corpus: bytes, *, filename: str = "pairs.tsv", sha25
     (tmp_path / filename).write_bytes(corpus)
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))  # a stage needs every param
     params["data"] |= {
-        "corpus": "custom", "url": str(tmp_path / filename), "sha256": sha256 or hashlib.sha256(corpus).hexdigest(),
+        "corpus": "custom",
+        "url": str(tmp_path / filename),
+        "sha256": sha256 or hashlib.sha256(corpus).hexdigest(),
         "custom": {"format": "tsv", "languages": ["en", "fr"], "pretokenized": False, "lowercase": False},
-        "dev_size": 1, "test_size": 1, **data,
+        "dev_size": 1,
+        "test_size": 1,
+        **data,
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     return tmp_path
@@ -57,11 +61,14 @@ def test_a_checksum_mismatch_names_both_hashes_and_leaves_nothing(tmp_path):
     assert not any(p.is_file() for p in (repo / "data/raw").rglob("*"))  # nothing unpacked, no partial download
 
 
-@pytest.mark.parametrize("bad, expected", [
-    (b"one column only\n", r"pairs.tsv:3: "),
-    (b"a\tb\tc\td\n", r"pairs.tsv:3: "),
-    (b"caf\xe9\tcaf\xc3\xa9\n", r"pairs.tsv:3: not valid UTF-8"),
-])
+@pytest.mark.parametrize(
+    "bad, expected",
+    [
+        (b"one column only\n", r"pairs.tsv:3: "),
+        (b"a\tb\tc\td\n", r"pairs.tsv:3: "),
+        (b"caf\xe9\tcaf\xc3\xa9\n", r"pairs.tsv:3: not valid UTF-8"),
+    ],
+)
 def test_a_bad_line_is_named_by_file_and_line_and_no_split_is_written(tmp_path, bad, expected):
     lines = GOOD.splitlines(keepends=True)
     repo = project(tmp_path, b"".join(lines[:2]) + bad + b"".join(lines[2:]))
@@ -80,9 +87,9 @@ def test_bom_crlf_and_blank_lines_are_tolerated(tmp_path):
     assert proc.returncode == 0, proc.stderr
     src = (repo / "data/split/train.src").read_text(encoding="utf-8")
     assert "\r" not in src and "\ufeff" not in src
-    assert sorted(src.splitlines() + (repo / "data/split/dev.src").read_text().splitlines()
-                  + (repo / "data/split/test.src").read_text().splitlines()) == sorted(
-        f"Sentence number {i} ." for i in range(20))
+    assert sorted(
+        src.splitlines() + (repo / "data/split/dev.src").read_text().splitlines() + (repo / "data/split/test.src").read_text().splitlines()
+    ) == sorted(f"Sentence number {i} ." for i in range(20))
 
 
 def test_a_corpus_that_filtering_empties_is_refused_with_the_counts(tmp_path):

@@ -14,7 +14,7 @@ from nmt.vocab import SPECIALS, build_vocab
 def test_normalize_cleans_what_users_paste():
     assert normalize("\ufeffHello,\u00a0 world!\r\n") == "Hello, world!"  # BOM, nbsp, CRLF
     assert normalize("Ｈｅｌｌｏ　ｗｏｒｌｄ") == "Hello world"  # full-width forms (NFKC)
-    assert normalize("don\u2019t \u201cquote\u201d") == "don't \"quote\""
+    assert normalize("don\u2019t \u201cquote\u201d") == 'don\'t "quote"'
     assert normalize("tab\there\x00and\u200bzero-width") == "tab here and zero-width"
     assert normalize("   ") == ""
 

@@ -18,13 +18,11 @@ def test_there_is_a_pull_request_report_workflow():
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_matches_githubs_schema(workflow):
-    proc = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)],
-                          capture_output=True, text=True)
+    proc = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_passes_zizmor_audit(workflow):
-    proc = subprocess.run([str(BIN / "zizmor"), "--offline", "--min-severity", "medium", str(workflow)],
-                          capture_output=True, text=True)
+    proc = subprocess.run([str(BIN / "zizmor"), "--offline", "--min-severity", "medium", str(workflow)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
