@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-FLAGS = [
+# Without the background-networking flags chromium keeps trying this machine's closed network.
+HEADLESS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -22,8 +23,8 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    "--virtual-time-budget=10000",
 ]
+FLAGS = [*HEADLESS, "--virtual-time-budget=10000"]
 
 
 def chromium() -> str:

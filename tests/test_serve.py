@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import keras
 import pytest
+from browser import HEADLESS
 from conftest import TINY_SOURCE, tiny_bundle
 from serve_helpers import running_server
 
@@ -205,17 +206,7 @@ def browser(tmp_path):
     os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not look anything up
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-    ):
+    for flag in (*HEADLESS, "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     yield driver
