@@ -36,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCE = "She lives next door to us, and he lives far away."  # 10 words
 CLI = "import sys; from nmt.cli import main; sys.exit(main())"  # what the `nmt` script runs
+# Children run `python -P`: without it `-c` puts the current directory (this working tree) first on
+# sys.path, ahead of PYTHONPATH, and both versions would import the working tree's `nmt`.
 
 HELP = """
 import sys
@@ -72,7 +74,7 @@ for name, beam in (("greedy", 1), ("beam5", 5)):
         out = t.translate_nbest(lines, beam_size=beam, n_best=beam, pretokenized=True, **options)
         times.append(time.perf_counter() - start)
     result[name + "_seconds"] = times
-    result[name + "_output"] = [[[h.tokens, repr(h.score)] for h in hyps] for hyps in out]
+    result[name + "_output"] = [[[h.tokens, h.score, h.log_prob] for h in hyps] for hyps in out]
 print(json.dumps(result))
 """
 
@@ -97,7 +99,7 @@ def cold_start(tree: Path, model: str, sentence: str) -> tuple[float, float, str
     """(seconds to the first line on stdout, seconds to exit, that line) of `nmt translate`."""
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-c", CLI, "translate", "--model", model, sentence], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment(tree)
+        [sys.executable, "-P", "-c", CLI, "translate", "--model", model, sentence], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment(tree)
     )
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
@@ -118,16 +120,33 @@ def cold_start(tree: Path, model: str, sentence: str) -> tuple[float, float, str
 
 def help_start(tree: Path) -> tuple[float, bool]:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", HELP], capture_output=True, text=True, env=environment(tree), check=True)
+    done = subprocess.run([sys.executable, "-P", "-c", HELP], capture_output=True, text=True, env=environment(tree), check=True)
     return time.perf_counter() - start, "TENSORFLOW_IMPORTED True" in done.stderr
 
 
 def warm(tree: Path, args) -> dict:
-    argv = [sys.executable, "-c", WARM, args.model, args.input, args.sentence, str(args.passes), args.batch_size]
+    argv = [sys.executable, "-P", "-c", WARM, args.model, args.input, args.sentence, str(args.passes), args.batch_size]
     done = subprocess.run(argv, capture_output=True, text=True, env=environment(tree))
     if done.returncode:
         raise SystemExit(f"{tree}: {done.stderr}")
     return json.loads(done.stdout.splitlines()[-1])
+
+
+def compare_nbest(before: list, after: list) -> dict:
+    """Two versions' 5-best lists: the same translations in the same order; the same scores as
+    `nmt translate --n-best` prints them (4 decimals); how many float scores differ, and by how much."""
+    pairs = (
+        [(a, b) for x, y in zip(before, after, strict=True) for a, b in zip(x, y, strict=True)] if all(len(x) == len(y) for x, y in zip(before, after)) else []
+    )
+    printed = [(f"{a[1]:.4f} {a[2]:.4f}", f"{b[1]:.4f} {b[2]:.4f}") for a, b in pairs]
+    return {
+        "beam5_nbest5_translations": bool(pairs) and all(a[0] == b[0] for a, b in pairs),
+        "beam5_nbest5_as_printed": bool(pairs) and all(a == b for a, b in printed),
+        "beam5_nbest5_float_scores": bool(pairs) and all(a[1:] == b[1:] for a, b in pairs),
+        "beam5_float_scores_differing": sum(a[1] != b[1] for a, b in pairs),
+        "beam5_float_scores_max_difference": max((abs(a[1] - b[1]) for a, b in pairs), default=None),
+        "beam5_hypotheses": len(pairs),
+    }
 
 
 def median(values: list[float]) -> float:
@@ -184,8 +203,8 @@ def main() -> int:
         "cli_output": raw["before"]["cli_output"] == raw["after"]["cli_output"],
         "latency_translation": all(a["latency_translation"] == b["latency_translation"] for a, b in zip(raw["before"]["warm"], raw["after"]["warm"])),
         "greedy": all(a["greedy_output"] == b["greedy_output"] for a, b in zip(raw["before"]["warm"], raw["after"]["warm"])),
-        "beam5_nbest5_with_scores": all(a["beam5_output"] == b["beam5_output"] for a, b in zip(raw["before"]["warm"], raw["after"]["warm"])),
     }
+    same |= compare_nbest(raw["before"]["warm"][-1]["beam5_output"], raw["after"]["warm"][-1]["beam5_output"])
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
@@ -204,7 +223,7 @@ def main() -> int:
     (out / "result.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "greedy.txt").write_text("".join((h[0][0] if h else "") + "\n" for h in raw["after"]["warm"][-1]["greedy_output"]), encoding="utf-8")
     print(json.dumps({"summary": summary, "identical_outputs": same}, indent=2))
-    return 0 if all(same.values()) else 1
+    return 0 if all(same[k] for k in ("cli_output", "greedy", "beam5_nbest5_translations", "beam5_nbest5_as_printed")) else 1
 
 
 if __name__ == "__main__":

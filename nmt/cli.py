@@ -14,6 +14,9 @@ nmt serve --model models/bundle                           # HTTP service and web
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
+import gc
 import os
 import sys
 from pathlib import Path
@@ -38,7 +41,8 @@ def cmd_translate(args) -> int:
     elif not args.sentences:
         reader = cli_input.open_file(args.file) if args.file else cli_input.open_stdin()
 
-    from nmt.translate import Translator
+    with _keras_without_pandas():
+        from nmt.translate import Translator
 
     translator = Translator(args.model)
     if args.sentences:
@@ -66,6 +70,21 @@ def cmd_translate(args) -> int:
 
         return write_attention(translator, args.sentences, args.attention, beam_size=args.beam, length_penalty=args.length_penalty)
     return 0
+
+
+@contextlib.contextmanager
+def _keras_without_pandas():
+    """Keras imports pandas, if installed, only so that `fit` can take DataFrames: a sixth of the
+    imports of `nmt translate "..."` besides TensorFlow (`python -X importtime`). While Keras is
+    first imported here, pandas looks absent; afterwards it can be imported as usual."""
+    if "keras" in sys.modules or "pandas" in sys.modules:
+        yield
+        return
+    sys.modules["pandas"] = None  # `import pandas` raises ImportError
+    try:
+        yield
+    finally:
+        del sys.modules["pandas"]
 
 
 def _output_lines(n: int, hyps: list, args) -> list[str]:
@@ -235,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     # ops off; the test set's translations were the same with and without, greedy decoding a few
     # per cent slower (BENCHMARKS.md). Only the CLI does this: stages keep oneDNN. A user's setting wins.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    # At exit, Python's last garbage collection walks every object TensorFlow made: about 1 s of a
+    # 3 s `nmt translate "..."` on 2 cores (benchmarks/bench_decode.py). Freezing them first skips
+    # that walk; the process is ending, so nothing is kept that would have been freed for later use.
+    atexit.unregister(gc.freeze)  # once, however often main() runs in one process
+    atexit.register(gc.freeze)
     # nmt.errors imports nothing (nmt.bundle would import TensorFlow outside the `try`: Ctrl-C while it
     # loads would end in a traceback)
     from nmt.errors import UserError

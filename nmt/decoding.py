@@ -129,10 +129,10 @@ class Decoder:
             log_probs, states = self.models.step(tokens[:, None], states, memory)  # (A*K, V)
             alive, v = tf.shape(rows)[0], tf.shape(log_probs)[-1]
             log_probs = tf.reshape(log_probs, [alive, k, v])  # (A, K, V)
-            # Out of room: the only continuation left is `</s>`.
+            # Out of room: the only continuation left is `</s>` (a pass over (A, K, V): only when needed).
             at_limit = (t + 1 >= limits)[:, None, None]
             is_eos_col = tf.equal(tf.range(v), EOS_ID)[None, None, :]
-            log_probs = tf.where(at_limit & ~is_eos_col, NEG_INF, log_probs)
+            log_probs = tf.cond(tf.reduce_any(at_limit), lambda: tf.where(at_limit & ~is_eos_col, NEG_INF, log_probs), lambda: log_probs)
             cand = tf.reshape(alive_lp[:, :, None] + log_probs, [alive, k * v])
             cand_lp, cand_idx = tf.math.top_k(cand, k=2 * k)
             cand_beam, cand_tok = cand_idx // v, cand_idx % v

@@ -53,6 +53,24 @@ def test_version_and_help_need_no_model():
     assert bare.returncode == 0 and "usage: nmt" in bare.stdout and "translate" in bare.stdout and bare.stderr == ""
 
 
+IMPORTED = """
+import sys
+from nmt.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(*sorted(m for m in ("tensorflow", "keras", "pandas", "dvc", "sacrebleu") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["translate", "--help"], []])
+def test_help_and_version_import_no_tensorflow(args):
+    # They answer at once: nothing heavy is imported before a command needs it.
+    done = subprocess.run([sys.executable, "-c", IMPORTED, *args], capture_output=True, text=True, env=user_env(), cwd=ROOT, timeout=60, check=True)
+    assert done.stdout.splitlines()[-1] == ""
+
+
 @pytest.mark.parametrize(
     "args, status, message",
     [

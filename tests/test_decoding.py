@@ -105,3 +105,16 @@ def test_batched_greedy_equals_the_classic_one_sentence_predict_loop(translator)
         ours = out[: np.flatnonzero(out == EOS_ID)[0] + 1].tolist()
         assert ours == alone
         assert bundle.target_vocab.decode(ours) == bundle.target_vocab.decode(alone)
+
+
+def test_beam_search_gives_each_sentence_what_it_gets_alone(translator):
+    # Sentences of the batch are decided at different steps and leave the batch then: the others'
+    # hypotheses, states and encoder outputs must stay theirs.
+    source = some_sources(10, seed=4)
+    limits = max_lengths(source, 1.0, 3)
+    together = translator.decoder.beam(source, limits, beam_size=3, length_penalty=1.0, n_best=3)
+    assert len({len(hyps[0][0]) for hyps in together}) > 2  # decided at different steps
+    for row, limit, hyps in zip(source, limits, together):
+        alone = translator.decoder.beam(row[None, row != PAD_ID], limit[None], beam_size=3, length_penalty=1.0, n_best=3)[0]
+        assert [seq for seq, _ in hyps] == [seq for seq, _ in alone]
+        assert [s for _, s in hyps] == pytest.approx([s for _, s in alone], abs=1e-5)
