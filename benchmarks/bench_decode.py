@@ -149,6 +149,39 @@ def compare_nbest(before: list, after: list) -> dict:
     }
 
 
+def cold_only(trees: dict, args, out: Path) -> int:
+    seconds = {name: {"first_output_s": [], "exit_s": []} for name in trees}
+    outputs = {name: set() for name in trees}
+    for r in range(args.rounds):
+        for name in list(trees) if r % 2 == 0 else list(trees)[::-1]:
+            first, end, line = cold_start(trees[name], args.model, args.sentence)
+            seconds[name]["first_output_s"].append(round(first, 3))
+            seconds[name]["exit_s"].append(round(end, 3))
+            outputs[name].add(line)
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "load_average_at_end": os.getloadavg(),
+        "command": "python " + " ".join(sys.argv),
+        "before": args.base,
+        "seconds": seconds,
+        "median": {name: {k: median(v) for k, v in d.items()} for name, d in seconds.items()},
+        "same_output": len(outputs["before"] | outputs["after"]) == 1,
+    }
+    (out / "cold_start.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(json.dumps(result["median"]), "same output:", result["same_output"])
+    return 0 if result["same_output"] else 1
+
+
+def machine() -> str:
+    """The CPU's model name (Linux), else what `platform` knows, and the core count."""
+    try:
+        name = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        name = platform.processor() or platform.machine()
+    return f"{name}, {os.cpu_count()} cores"
+
+
 def median(values: list[float]) -> float:
     return round(statistics.median(values), 4)
 
@@ -163,6 +196,9 @@ def main() -> int:
     ap.add_argument("--batch-size", default="default", help="sentences per batch (default: each version's Translator default)")
     ap.add_argument("--sentence", default=SENTENCE)
     ap.add_argument("--out", default="benchmarks/results/decode")
+    ap.add_argument(
+        "--cold-only", action="store_true", help="only the cold starts of `nmt translate` (into cold_start.json): under a minute, so it can run un-niced"
+    )
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -172,6 +208,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench_decode_") as tmp:
         trees = {"before": unpack(args.base, Path(tmp)), "after": ROOT}
         raw = {name: {"first_output_s": [], "exit_s": [], "help_s": [], "help_imports_tensorflow": [], "cli_output": [], "warm": []} for name in trees}
+        if args.cold_only:
+            return cold_only(trees, args, out)
         for r in range(args.rounds):
             order = list(trees) if r % 2 == 0 else list(trees)[::-1]
             for name in order:
@@ -207,7 +245,7 @@ def main() -> int:
     same |= compare_nbest(raw["before"]["warm"][-1]["beam5_output"], raw["after"]["warm"][-1]["beam5_output"])
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine(),
         "load_average_at_end": os.getloadavg(),
         "command": "python " + " ".join(sys.argv),
         "before": f"{args.base} ({base_rev})",
