@@ -79,6 +79,21 @@ print(json.dumps(result))
 """
 
 
+LATENCY = """
+import statistics, sys, time
+from nmt.translate import Translator
+t = Translator(sys.argv[1])
+for _ in range(5):
+    t.translate([sys.argv[2]])
+times = []
+for _ in range(50):
+    start = time.perf_counter()
+    t.translate([sys.argv[2]])
+    times.append(time.perf_counter() - start)
+print(1000 * statistics.median(times))
+"""
+
+
 def unpack(rev: str, into: Path) -> Path:
     """The `nmt` package of git revision `rev`, unpacked into `into`."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, "nmt"], capture_output=True, check=True).stdout
@@ -150,7 +165,7 @@ def compare_nbest(before: list, after: list) -> dict:
 
 
 def cold_only(trees: dict, args, out: Path) -> int:
-    seconds = {name: {"first_output_s": [], "exit_s": []} for name in trees}
+    seconds = {name: {"first_output_s": [], "exit_s": [], "latency_10_words_ms": []} for name in trees}
     outputs = {name: set() for name in trees}
     for r in range(args.rounds):
         for name in list(trees) if r % 2 == 0 else list(trees)[::-1]:
@@ -158,6 +173,10 @@ def cold_only(trees: dict, args, out: Path) -> int:
             seconds[name]["first_output_s"].append(round(first, 3))
             seconds[name]["exit_s"].append(round(end, 3))
             outputs[name].add(line)
+            done = subprocess.run(
+                [sys.executable, "-P", "-c", LATENCY, args.model, args.sentence], capture_output=True, text=True, env=environment(trees[name]), check=True
+            )
+            seconds[name]["latency_10_words_ms"].append(round(float(done.stdout.split()[-1]), 2))
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
