@@ -261,6 +261,9 @@ def main() -> int:
         "latency_translation": all(a["latency_translation"] == b["latency_translation"] for a, b in zip(raw["before"]["warm"], raw["after"]["warm"])),
         "greedy": all(a["greedy_output"] == b["greedy_output"] for a, b in zip(raw["before"]["warm"], raw["after"]["warm"])),
     }
+    same["greedy_per_round"] = [a["greedy_output"] == b["greedy_output"] for a, b in zip(raw["before"]["warm"], raw["after"]["warm"])]
+    same["greedy_within_before"] = all(x["greedy_output"] == raw["before"]["warm"][0]["greedy_output"] for x in raw["before"]["warm"])
+    same["greedy_within_after"] = all(x["greedy_output"] == raw["after"]["warm"][0]["greedy_output"] for x in raw["after"]["warm"])
     same |= compare_nbest(raw["before"]["warm"][-1]["beam5_output"], raw["after"]["warm"][-1]["beam5_output"])
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -278,9 +281,11 @@ def main() -> int:
         },
     }
     (out / "result.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    outputs = {name: [{k: x[k] for k in ("greedy_output", "beam5_output")} for x in d["warm"]] for name, d in raw.items()}
+    (out / "outputs.json").write_text(json.dumps(outputs, ensure_ascii=False) + "\n", encoding="utf-8")  # every process's, to find a stray one
     (out / "greedy.txt").write_text("".join((h[0][0] if h else "") + "\n" for h in raw["after"]["warm"][-1]["greedy_output"]), encoding="utf-8")
     print(json.dumps({"summary": summary, "identical_outputs": same}, indent=2))
-    return 0 if all(same[k] for k in ("cli_output", "greedy", "beam5_nbest5_translations", "beam5_nbest5_as_printed")) else 1
+    return 0 if all(same[k] is True for k in ("cli_output", "greedy", "beam5_nbest5_translations", "beam5_nbest5_as_printed")) else 1
 
 
 if __name__ == "__main__":
