@@ -27,7 +27,7 @@ from nmt.vocab import UNK_ID
 
 @dataclass(frozen=True)
 class Hypothesis:
-    text: str  # detokenized, what a reader sees
+    text: str  # detokenized, what a reader sees (cased by the bundle's truecaser, unless cased=False)
     tokens: str  # corpus tokens joined by spaces (what tokenized BLEU compares)
     score: float | None = None  # beam search: log-probability / length ** length_penalty
     log_prob: float | None = None  # beam search: the log-probability itself (of the tokens and `</s>`)
@@ -57,11 +57,15 @@ class Translator:
         pretokenized: bool = False,
         number_from: int = 1,
         show_unk: bool = False,
+        cased: bool = True,
+        numbers: bool = True,
     ) -> list[list[Hypothesis]]:
         """Up to `n_best` hypotheses per sentence, best first. `pretokenized=True` takes corpus
         tokens (as in data/split/*) instead of raw text; `number_from` is the first sentence's
         number in warnings (the CLI counts its input lines across batches); `show_unk=True`
-        leaves the model's `<unk>` in the output instead of carrying source words over."""
+        leaves the model's `<unk>` in the output instead of carrying source words over; `cased=False`
+        leaves the text as the corpus writes it (lower-cased where it is: what scores compare);
+        `numbers=False` does not put back the source numbers the output lacks (the SavedModel cannot)."""
         if beam_size < 1 or n_best < 1 or batch_size < 1:
             raise ValueError("beam_size, n_best and batch_size must be at least 1")
         if not math.isfinite(length_penalty) or not math.isfinite(max_len_a):
@@ -85,9 +89,9 @@ class Translator:
                 outs = [[(row, None)] for row in self.decoder.greedy(source, limits)]
             else:
                 outs = self.decoder.beam(source, limits, beam_size, length_penalty, n_best)
-            copied = {} if show_unk else self._carry_over(source, chunk, outs, [words[i] for i in chunk])
+            copied = {} if show_unk else self._carry_over(source, outs, [words[i] for i in chunk], numbers)
             for row, (i, hyps) in enumerate(zip(chunk, outs)):
-                results[i] = [self._hypothesis(out, score, length_penalty, copied.get((row, k))) for k, (out, score) in enumerate(hyps)]
+                results[i] = [self._hypothesis(out, score, length_penalty, copied.get((row, k)), cased) for k, (out, score) in enumerate(hyps)]
         return results
 
     def _as_written(self, sentence: str, tokens: list[str], pretokenized: bool) -> list[str]:
@@ -95,14 +99,14 @@ class Translator:
         pipe = self.bundle.source_text
         if not pipe.lowercase or pipe.level == "subword":
             return tokens
-        cased = pipe.tokens(replace(pipe, lowercase=False).prepare(sentence, pretokenized=pretokenized))[: len(tokens)]
+        cased = pipe.tokens(replace(pipe, lowercase=False).prepare(sentence, pretokenized=pretokenized))[: self.max_input_tokens]
         return cased if len(cased) == len(tokens) and all(c.lower() == t for c, t in zip(cased, tokens)) else tokens
 
-    def _carry_over(self, source: np.ndarray, chunk: list[int], outs: list, words: list[list[str]]) -> dict:
+    def _carry_over(self, source: np.ndarray, outs: list, words: list[list[str]], numbers: bool) -> dict:
         """{(row, k): output tokens with source words carried over} for the hypotheses that need it:
         an `<unk>` replaced, a number put back (nmt/unk.py)."""
         b = self.bundle
-        numbers = b.source_text.level == "word" and b.target_text.level == "word"
+        numbers = numbers and b.source_text.level == "word" and b.target_text.level == "word"
         todo = [
             (row, k, out)
             for row, hyps in enumerate(outs)
@@ -124,9 +128,16 @@ class Translator:
             copied[(row, k)] = carry_numbers(tokens, words[row], weights) if numbers else tokens
         return copied
 
-    def _hypothesis(self, ids, score, length_penalty: float = 1.0, tokens: list[str] | None = None) -> Hypothesis:
+    def display(self, tokens: str) -> str:
+        """Corpus tokens -> the text a reader sees: cased by the bundle's truecaser (if it has one), detokenized."""
+        if self.bundle.truecaser is not None:
+            tokens = " ".join(self.bundle.truecaser.apply(tokens.split()))
+        return self.bundle.target_text.detokenize(tokens)
+
+    def _hypothesis(self, ids, score, length_penalty: float = 1.0, tokens: list[str] | None = None, cased: bool = True) -> Hypothesis:
         t = self.bundle.target_text
         tokens = t.join(self.bundle.target_vocab.decode(ids) if tokens is None else tokens)
+        text = self.display(tokens) if cased else t.detokenize(tokens)
         if score is None:
-            return Hypothesis(t.detokenize(tokens), tokens)
-        return Hypothesis(t.detokenize(tokens), tokens, score, score * len(ids) ** length_penalty, len(ids))
+            return Hypothesis(text, tokens)
+        return Hypothesis(text, tokens, score, score * len(ids) ** length_penalty, len(ids))

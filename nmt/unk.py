@@ -53,21 +53,17 @@ def replace_unknowns(tokens: list[str], source: list[str], source_unknown: list[
 
     `source`: the source words to copy, as written; `source_unknown`: which of them the model
     mapped to `<unk>`; `attention`: (len(tokens), len(source)) weights, or None (no attention).
-    With attention, an unknown source word not copied yet is preferred to one copied already."""
+    Ties go to the first source word (as `argmax` does; the SavedModel's graph does the same)."""
     unknown = [j for j, u in enumerate(source_unknown) if u]
-    out, used = [], set()
+    out, k = [], 0
     for t, tok in enumerate(tokens):
         if tok != UNK:
             out.append(tok)
         elif attention is not None and source:
-            candidates = [j for j in unknown if j not in used] or unknown or range(len(source))
-            j = max(candidates, key=lambda j: (attention[t, j], -j))
-            out.append(source[j])
-            used.add(j)
-        elif len(used) < len(unknown):
-            j = unknown[len(used)]
-            out.append(source[j])
-            used.add(j)
+            out.append(source[max(unknown or range(len(source)), key=lambda j: (attention[t, j], -j))])
+        elif k < len(unknown):
+            out.append(source[unknown[k]])
+            k += 1
         # else: nothing to carry over, the `<unk>` is dropped
     return out
 
