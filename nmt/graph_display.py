@@ -93,6 +93,7 @@ class GraphTruecaser(tf.Module):
             expect = tf.where(is_end[:, t], True, tf.where(stops[:, t], False, expect))
         start = tf.transpose(starts.stack())
         first = tf.strings.upper(tf.strings.substr(words, 0, 1, unit="UTF8_CHAR"), encoding="utf-8")
-        rest = tf.strings.substr(words, 1, tf.strings.length(words, unit="UTF8_CHAR"), unit="UTF8_CHAR")
+        length = tf.strings.length(words, unit="UTF8_CHAR")
+        rest = tf.strings.substr(words, tf.minimum(length, 1), length, unit="UTF8_CHAR")  # "" has no position 1
         cased = tf.where(start, first + rest, words)
         return tf.RaggedTensor.from_tensor(cased, lengths=tokens.row_lengths())
