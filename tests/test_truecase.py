@@ -11,7 +11,7 @@ import tensorflow as tf
 from nmt.bundle import BundleError, load_bundle
 from nmt.graph_display import GraphTruecaser
 from nmt.text import normalize, word_tokenize
-from nmt.truecase import Truecaser, read_truecaser, train_truecaser
+from nmt.truecase import read_truecaser, train_truecaser
 
 ROOT = Path(__file__).resolve().parents[1]
 CASED = ["Tom met Mary in Paris.", "I think Tom is in Paris.", "Is it OK?", "I like the TV.", "The TV is OK, I think.", "Tom likes New York."]
