@@ -38,6 +38,19 @@ def test_the_probe_returns_the_step_models_outputs_unchanged_and_weights_that_su
     assert np.all(weights[1, 0, 2:] == 0) and np.all(weights[1, 0, :2] > 0)  # no weight on padding
 
 
+def test_teacher_forced_attention_is_the_probe_fed_one_reference_token_at_a_time(random_bundle):
+    models = random_bundle[1].inference
+    source = np.array([[5, 6, 7, 8], [9, 5, 0, 0]], np.int32)
+    target_in = np.array([[2, 7, 9], [2, 5, 5]], np.int32)
+    memory, states = models.encode(source)
+    expected = []
+    for t in range(target_in.shape[1]):  # eagerly, step by step
+        _, states, weights = models.step_with_attention(keras.ops.convert_to_tensor(target_in[:, t : t + 1]), states, memory)
+        expected.append(keras.ops.convert_to_numpy(weights)[:, 0])
+    got = models.teacher_forced_attention(source, target_in)  # (B, T, S), in one traced loop
+    np.testing.assert_allclose(got, np.stack(expected, axis=1), atol=1e-6)
+
+
 def test_a_translation_has_one_row_per_target_token_over_the_source_tokens(translator):
     a = attention_for(translator, "i like green tea .")
     assert a.source == ["i", "like", "green", "tea", "."]
