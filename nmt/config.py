@@ -100,6 +100,7 @@ class EvalParams:
     max_len_b: int = _f(MAX_LEN_B, lo=0)
     batch_size: int = _f(64, lo=1)
     samples: int = _f(10, lo=0)
+    ensemble: list[str] = _f([])  # bundles decoded together with models/bundle (nmt/ensemble.py)
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,9 @@ def _cross_checks(p: Params, problems: list[str]):
         problems.append(f"train.average_last: {p.train.average_last} epochs to average, but epochs is {p.epochs}")
     if p.train.average_last > 1 and p.train.strategy == "multi_worker":
         problems.append("train.average_last: averaging is not supported with train.strategy=multi_worker (set it to 1)")
+    for i, path in enumerate(p.eval.ensemble):
+        if not isinstance(path, str) or not path.strip():
+            problems.append(f"eval.ensemble[{i}]: {path!r} is not the path of a bundle folder")
     if p.data.sha256 is not None and not _is_sha256(p.data.sha256):
         problems.append(f"data.sha256: {p.data.sha256!r} is not 64 hexadecimal digits")
 
