@@ -89,6 +89,8 @@ class TrainParams:
     strategy: Literal["default", "mirrored", "multi_worker"] = "default"
     intra_op_threads: int = _f(1, lo=0)
     average_last: int = _f(1, lo=1)
+    select: Literal["val_loss", "dev_bleu"] = "val_loss"
+    patience: int = _f(0, lo=0)
     label_smoothing: float = _f(0.0, lo=0.0, hi=1.0, hi_open=True)
 
 
@@ -239,6 +241,11 @@ def _cross_checks(p: Params, problems: list[str]):
         problems.append(f"train.average_last: {p.train.average_last} epochs to average, but epochs is {p.epochs}")
     if p.train.average_last > 1 and p.train.strategy == "multi_worker":
         problems.append("train.average_last: averaging is not supported with train.strategy=multi_worker (set it to 1)")
+    if p.train.strategy == "multi_worker":  # the chief alone computes dev BLEU; all workers must stop together
+        if p.train.select != "val_loss":
+            problems.append("train.select: dev_bleu is not supported with train.strategy=multi_worker (set it to val_loss)")
+        if p.train.patience:
+            problems.append("train.patience: early stopping is not supported with train.strategy=multi_worker (set it to 0)")
     for i, path in enumerate(p.eval.ensemble):
         if not isinstance(path, str) or not path.strip():
             problems.append(f"eval.ensemble[{i}]: {path!r} is not the path of a bundle folder")
