@@ -3,8 +3,9 @@
 `train()` builds the model from params, resumes from the newest matching checkpoint if there
 is one, runs `model.fit` over the remaining epochs (or fewer: `train.patience`) and returns the
 model to keep (the best epoch by `train.select`, or an average of epochs; nmt/selection.py) with
-what the stage writes about it. Per-epoch curves go to dvclive; progress goes to stdout. The loss lives in nmt/loss.py,
-checkpoints and their averaging in nmt/checkpoints.py, the files read in nmt/artifacts.py.
+what the stage writes about it. Per-epoch curves go to dvclive; progress goes to stdout. The
+loss lives in nmt/loss.py, checkpoints and their averaging in nmt/checkpoints.py, the files read
+in nmt/artifacts.py.
 """
 
 from __future__ import annotations
@@ -114,7 +115,10 @@ def _train(params: Params, paths: Paths, work: Path, dev_bleu: bool) -> Training
     first = state.epochs_done
     steps = batches_per_epoch(len(train_ids), t.batch_size)
     tokens = sum(len(x) + 1 for x in train_ids.target)
+    state.stopped = stop_reason(state.history, t)  # a resumed run that had stopped early stays stopped
     todo = f"epochs {first + 1}..{params.epochs}" if first < params.epochs else f"all {params.epochs} epochs done already"
+    if state.stopped:
+        todo = f"stopped early at epoch {first} of {params.epochs}: {state.stopped}; raise train.patience or set it to 0 to train on"
     print(f"train: {len(train_ids):,} pairs, {steps} batches of {t.batch_size}, {model.count_params():,} parameters; {todo}", flush=True)
     scorer = None
     if t.select == "dev_bleu" and not (dev_bleu and role.chief):
@@ -124,10 +128,7 @@ def _train(params: Params, paths: Paths, work: Path, dev_bleu: bool) -> Training
 
         scorer = DevBleu(seq.inference, dev_ids, read_lines(paths.split / "dev.tgt"), vocab.text.target, vocab.target)
     callback = EpochEnd(params=params, store=store, best_path=best_path, state=state, live=live, steps=steps, tokens=tokens, role=role, dev_bleu=scorer)
-    state.stopped = stop_reason(state.history, t)  # a resumed run that had stopped early stays stopped
-    if state.stopped:
-        print(f"train: stopped early at epoch {first} of {params.epochs}: {state.stopped}; raise train.patience or set it to 0 to train on", flush=True)
-    elif first < params.epochs:
+    if first < params.epochs and not state.stopped:
         dataset = training_dataset(train_ids, t.batch_size, seed=params.seed, first_epoch=first, shard=(role.index, role.count))
         build_for_fit(model, strategy, dataset)
         model.fit(
