@@ -43,6 +43,15 @@ def test_japanese_typed_with_or_without_spaces_half_or_full_width_gives_the_same
     assert TextPipeline("ja").prepare(TYPED[0][0]) == "私は学生です。"  # whitespace: the old way, kept as a choice
 
 
+def test_segmenting_never_cuts_a_run_of_latin_letters_and_digits():
+    """The words, de-spaced, give back the text as typed ("abc123", not "abc 123"): what samples
+    show and what a word carried over to the output reads."""
+    pipe = TextPipeline("ja", segmenter="mecab")
+    typed = "私のIDはabc123で、10kmを走った。"
+    assert "abc123" in pipe.prepare(typed).split()
+    assert despace(pipe.prepare(typed).split()) == typed
+
+
 def test_the_default_direction_keeps_the_corpus_japanese_tokens_as_targets():
     src, tgt = text_pipelines(ENJA, False, "auto")
     assert (src.segmenter, tgt.segmenter) == ("whitespace", "whitespace")
