@@ -75,11 +75,15 @@ def check_compatible(bundles: Sequence[Bundle], names: Sequence[str]) -> None:
                 raise BundleError(f"cannot ensemble {first_name} and {name}: they differ in their {what}{_difference(a, c)}")
 
 
+MODEL_FILES = ("subword_model", "segmenter_model")  # TextPipeline fields naming a file in the bundle
+
+
 def _text(pipeline) -> dict:
-    """A text pipeline's settings, its subword model by content (each bundle has its own copy)."""
+    """A text pipeline's settings, its model files by content (each bundle has its own copies)."""
     d = asdict(pipeline)
-    if pipeline.subword_model:
-        d["subword_model"] = hashlib.sha256(Path(pipeline.subword_model).read_bytes()).hexdigest()[:12]
+    for key in MODEL_FILES:
+        if d.get(key):
+            d[key] = "sha256 " + hashlib.sha256(Path(d[key]).read_bytes()).hexdigest()[:12]
     return d
 
 

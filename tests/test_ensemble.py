@@ -168,3 +168,22 @@ def test_eval_ensemble_must_be_a_list_of_folder_paths():
         parse_params({"eval": {"ensemble": [" "]}})
     with pytest.raises(ParamsError, match="eval.ensemble: expected a list"):
         parse_params({"eval": {"ensemble": "models/other"}})
+
+
+def test_model_files_of_the_text_settings_are_compared_by_content_not_path(bundles, tmp_path):
+    from dataclasses import replace
+
+    from nmt.ensemble import check_compatible
+
+    a = Translator(bundles[0]).bundle
+    for name, content in (("one", b"model 1"), ("two", b"model 1"), ("three", b"model 2")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "segmenter.model").write_bytes(content)
+
+    def with_segmenter(folder):  # a's bundle, its target side segmented by the sentencepiece model in `folder`
+        target = replace(a.config.target, segmenter="sentencepiece", segmenter_model=str(tmp_path / folder / "segmenter.model"))
+        return replace(a, config=replace(a.config, target=target))
+
+    check_compatible([with_segmenter("one"), with_segmenter("two")], ["one", "two"])  # the same model, in two bundles
+    with pytest.raises(BundleError, match=r"^cannot ensemble one and three: they differ in their target text settings \(segmenter_model: 'sha256 "):
+        check_compatible([with_segmenter("one"), with_segmenter("three")], ["one", "three"])
