@@ -90,6 +90,7 @@ class TrainParams:
     intra_op_threads: int = _f(1, lo=0)
     average_last: int = _f(1, lo=1)
     label_smoothing: float = _f(0.0, lo=0.0, hi=1.0, hi_open=True)
+    precision: Literal["float32", "bfloat16"] = "float32"
 
 
 @dataclass(frozen=True)
