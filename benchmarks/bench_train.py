@@ -48,6 +48,17 @@ VARIANTS = {
 }
 
 
+def training_flops(m, target_vocab: int, source_len: int, target_len: int) -> float:
+    """Multiply-adds x 2 of one sentence pair's training step (forward x 3: the backward pass
+    costs about twice the forward), real tokens only, for a one-layer unidirectional model with
+    dot attention (the default): encoder and decoder LSTM, attention scores and context, the
+    combining layer and the output projection."""
+    e, u = m.embedding_dim, m.units
+    lstm = 2 * (e + u) * 4 * u
+    per_target = lstm + 2 * 2 * source_len * u + 2 * (2 * u) * u + 2 * u * target_vocab
+    return 3.0 * (source_len * lstm + target_len * per_target)
+
+
 def measure(variant: str, data: Path, sentences: int) -> dict:
     """One child process: warm up, then time `sentences` sentences of training."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -79,6 +90,7 @@ def measure(variant: str, data: Path, sentences: int) -> dict:
     plan = batch_plan(train_ids, batch, seed=params.seed, epoch=0)
     timed = plan[steps : 2 * steps]  # Keras's second "epoch" of `steps` batches
     tokens = sum(len(train_ids.target[i]) + 1 for idx in timed for i in idx)
+    flops = sum(training_flops(params.model, len(vocab.target), len(train_ids.source[i]), len(train_ids.target[i]) + 1) for idx in timed for i in idx)
     clock = {}
 
     class Clock(keras.callbacks.Callback):
@@ -99,6 +111,7 @@ def measure(variant: str, data: Path, sentences: int) -> dict:
         "target_tokens": tokens,
         "seconds": round(seconds, 3),
         "target_tokens_per_second": round(tokens / seconds),
+        "gflop_per_second": round(flops / seconds / 1e9, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
@@ -129,15 +142,25 @@ def main() -> None:
             runs.append(json.loads(out.strip().splitlines()[-1]))
             print(f"round {r + 1}: {v:16s} {runs[-1]['target_tokens_per_second']:>7,} target tokens/s  {runs[-1]['peak_rss_mib']:>5} MiB", flush=True)
     base = statistics.median(x["target_tokens_per_second"] for x in runs if x["variant"] == variants[0])
-    print(f"\n| variant | layer | batch | policy | target tokens/s (median of {args.rounds}) | vs {variants[0]} | peak MiB |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"\n| variant | layer | batch | policy | target tokens/s (median of {args.rounds}) | vs {variants[0]} | GFLOP/s | peak MiB |")
+    print("|---|---|---|---|---|---|---|---|")
     table = []
     for v in variants:
         mine = [x for x in runs if x["variant"] == v]
         tps = statistics.median(x["target_tokens_per_second"] for x in mine)
         rss = max(x["peak_rss_mib"] for x in mine)
-        table.append({"variant": v, **VARIANTS[v], "target_tokens_per_second_median": tps, "ratio": round(tps / base, 2), "peak_rss_mib": rss})
-        print(f"| {v} | {VARIANTS[v]['layer']} | {VARIANTS[v]['batch']} | {VARIANTS[v]['policy']} | {tps:,.0f} | {tps / base:.2f}x | {rss} |")
+        gflops = statistics.median(x["gflop_per_second"] for x in mine)
+        table.append(
+            {
+                "variant": v,
+                **VARIANTS[v],
+                "target_tokens_per_second_median": tps,
+                "ratio": round(tps / base, 2),
+                "gflop_per_second_median": gflops,
+                "peak_rss_mib": rss,
+            }
+        )
+        print(f"| {v} | {VARIANTS[v]['layer']} | {VARIANTS[v]['batch']} | {VARIANTS[v]['policy']} | {tps:,.0f} | {tps / base:.2f}x | {gflops:.1f} | {rss} |")
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M%SZ")
     record = {
