@@ -32,6 +32,7 @@ class Paths:
     raw: Path = Path("data/raw")
     split: Path = Path("data/split")
     vocab: Path = Path("data/vocab")
+    truecase: Path = Path("data/truecase")  # <lang>.json: nmt.truecase.Truecaser (read by nmt.truecase.read_truecaser)
     trained: Path = Path("models/train")
     checkpoints: Path = Path("models/checkpoints")
     bundle: Path = Path("models/bundle")

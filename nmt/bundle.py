@@ -6,6 +6,7 @@ models/bundle/
   source_vocab.json, target_vocab.json
   config.json         the two text pipelines, the state names, model facts
   source.model, target.model   the sentencepiece models, at the subword level only
+  truecase.json       where the corpus lower-cased the target language: its truecaser (nmt/truecase.py)
   manifest.json       the sha256 of every other file, checked at every load (nmt/manifest.py)
 It needs neither the training model nor params.yaml. `verify_bundle` proves that the reloaded
 pair, run one step at a time, reproduces the training model's teacher-forced distributions.
@@ -28,6 +29,8 @@ from nmt.fsutil import atomic_dir, save_keras
 from nmt.manifest import REBUILD, BundleDamaged, check_manifest, write_manifest
 from nmt.model import InferenceModels, Seq2Seq, state_names
 from nmt.text import TextPipeline
+from nmt.truecase import FILE as TRUECASE_FILE
+from nmt.truecase import Truecaser
 from nmt.vocab import Vocabulary
 
 FILES = ("encoder.keras", "decoder_step.keras", "source_vocab.json", "target_vocab.json", "config.json")
@@ -44,6 +47,7 @@ class Bundle:
     source_vocab: Vocabulary
     target_vocab: Vocabulary
     config: BundleConfig
+    truecaser: Truecaser | None = None  # restores the case of a lower-cased target language, for display
 
     @property
     def source_text(self) -> TextPipeline:
@@ -73,10 +77,12 @@ def save_bundle(
     corpus: str | None = None,
     trained_epochs: int | None = None,
     best: BestEpoch | None = None,
+    truecaser: Truecaser | None = None,
 ) -> None:
     """Write the bundle atomically: a killed export leaves the old bundle or none, never half of one.
 
-    `text` holds the "source" and "target" pipelines; their subword models are copied in."""
+    `text` holds the "source" and "target" pipelines; their subword models are copied in. A
+    `truecaser` goes in only for a lower-cased target side in its language (display only)."""
     with atomic_dir(out_dir) as tmp:
         text = dict(text)
         for side in ("source", "target"):
@@ -87,6 +93,8 @@ def save_bundle(
         save_keras(seq.decoder_step, tmp / "decoder_step.keras")
         source_vocab.save(tmp / "source_vocab.json")
         target_vocab.save(tmp / "target_vocab.json")
+        if truecaser is not None and text["target"].lowercase and truecaser.lang == text["target"].lang:
+            truecaser.save(tmp / TRUECASE_FILE)
         write_bundle_config(
             tmp,
             BundleConfig(
@@ -142,11 +150,16 @@ def load_bundle(path: str | Path = "models/bundle") -> Bundle:
         decoder_step = keras.models.load_model(path / "decoder_step.keras", compile=False)
     except (OSError, ValueError) as e:
         raise BundleError(f"{path}: cannot load the models ({e}); re-run `dvc repro export`") from e
+    try:
+        truecaser = Truecaser.load(path / TRUECASE_FILE) if (path / TRUECASE_FILE).is_file() else None
+    except ValueError as e:
+        raise BundleError(f"{e}; {REBUILD}") from None
     bundle = Bundle(
         InferenceModels(encoder, decoder_step, config.model),
         Vocabulary.load(path / "source_vocab.json"),
         Vocabulary.load(path / "target_vocab.json"),
         config,
+        truecaser,
     )
     check_sizes(bundle, path)
     return bundle

@@ -56,6 +56,7 @@ def cmd_translate(args) -> int:
             length_penalty=args.length_penalty,
             batch_size=args.batch_size,
             number_from=n + 1,
+            show_unk=args.show_unk,
         )
         for hyps in results:
             print("\n".join(_output_lines(n, hyps, args)))
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--length-penalty", type=finite_float, default=1.0, help="beam scores are log-prob / length**this (default 1.0)")
     t.add_argument("--batch-size", type=_positive, default=64, help="sentences decoded together (default 64)")
     t.add_argument("--tokens", action="store_true", help="print corpus tokens instead of detokenized text")
+    t.add_argument("--show-unk", action="store_true", help="print <unk> where the model wrote it, instead of the source word carried over")
     t.add_argument("--attention", metavar="OUT.html|OUT.png", help="also draw the attention of the sentences given as arguments (HTML: all, PNG: the first)")
     t.set_defaults(func=cmd_translate, check=lambda args: _check_translate_args(t, args))
 

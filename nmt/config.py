@@ -101,6 +101,13 @@ class EvalParams:
     max_len_b: int = _f(MAX_LEN_B, lo=0)
     batch_size: int = _f(64, lo=1)
     samples: int = _f(10, lo=0)
+    show_unk: bool = False
+
+
+@dataclass(frozen=True)
+class TruecaseParams:
+    corpus: Literal["fra_eng"] | None = "fra_eng"
+    min_count: int = _f(1, lo=1)
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ class Params:
     model: ModelParams = field(default_factory=ModelParams)
     train: TrainParams = field(default_factory=TrainParams)
     eval: EvalParams = field(default_factory=EvalParams)
+    truecase: TruecaseParams = field(default_factory=TruecaseParams)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -349,6 +349,15 @@ class GraphText(tf.Module):
             text = tf.strings.lower(text, encoding="utf-8")
         return self.tokenizer(text) if self.segmented else text  # normalised text has single spaces
 
+    def prepare_as_written(self, text: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """`prepare`, and the same without lower-casing (the words as the user wrote them, nmt/unk.py)."""
+        text = self.normalizer(text)
+        lowered = tf.strings.lower(text, encoding="utf-8") if self.lowercase else text
+        if not self.segmented:
+            return lowered, text
+        line = self.tokenizer(lowered)
+        return line, self.tokenizer(text) if self.lowercase else line
+
     def tokens(self, line: tf.Tensor) -> tf.RaggedTensor:
         """Corpus line -> model tokens (`TextPipeline.tokens`)."""
         if self.level == "word":

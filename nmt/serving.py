@@ -6,9 +6,11 @@ models/bundle/serving/1/   a SavedModel in TF Serving's layout (<model_base_path
                                             -> translations
 
 It does what `nmt.translate.Translator.translate` does (normalisation, Moses tokenisation,
-vocabulary lookup, truncation to MAX_INPUT_TOKENS, the decode loop of nmt/decoding.py, detokenisation)
-with core TensorFlow ops only (nmt/graph_text.py), so any TensorFlow runtime serves it without
-this package or custom ops. Output limits are fixed at export: a * source length + b tokens with
+vocabulary lookup, truncation to MAX_INPUT_TOKENS, the decode loop of nmt/decoding.py, `<unk>`
+replaced by a source word, truecasing, detokenisation) with core TensorFlow ops only
+(nmt/graph_text.py, nmt/graph_display.py), so any TensorFlow runtime serves it without
+this package or custom ops. It does not put back a number the output lacks (the Translator's
+`numbers` rule, nmt/unk.py): the export proof compares it with the Translator with that rule off. Output limits are fixed at export: a * source length + b tokens with
 the Translator's defaults (nmt/limits.py). Not covered: the subword level (core TensorFlow has no
 sentencepiece op: `ServingError`, and the export stage skips the SavedModel), n-best lists and
 scores, and the `pretokenized` input of `nmt translate`.
@@ -29,6 +31,7 @@ from nmt.bundle import Bundle
 from nmt.decoding import Decoder
 from nmt.errors import UserError
 from nmt.fsutil import atomic_dir
+from nmt.graph_display import GraphTruecaser, GraphUnknowns
 from nmt.graph_text import GraphText
 from nmt.limits import MAX_INPUT_TOKENS, MAX_LEN_A, MAX_LEN_B
 from nmt.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID
@@ -66,6 +69,8 @@ class TranslateModule(tf.Module):
             tf.lookup.KeyValueTensorInitializer(tf.constant(src[len(SPECIALS) :]), tf.range(len(SPECIALS), len(src), dtype=tf.int64)), UNK_ID
         )
         self.target_tokens = tf.constant(bundle.target_vocab.itos)
+        self.unknowns = GraphUnknowns(bundle.inference)
+        self.truecaser = GraphTruecaser(bundle.truecaser) if bundle.truecaser is not None else None
         sentences = tf.TensorSpec([None], tf.string, name="sentences")
         self.translate = tf.function(self._translate_greedy, input_signature=[sentences])
         self.translate_beam = tf.function(
@@ -82,22 +87,42 @@ class TranslateModule(tf.Module):
             return {"translations": self._translate(sentences, lambda source, limits: self.decoder.best_beam_loop(source, limits, beam_size, length_penalty))}
 
     def _translate(self, sentences, search):
-        tokens = self.source.tokens(self.source.prepare(sentences))[:, :MAX_INPUT_TOKENS]
+        line, as_written = self.source.prepare_as_written(sentences)
+        tokens = self.source.tokens(line)[:, :MAX_INPUT_TOKENS]
         ids = tf.cast(tf.ragged.map_flat_values(self.source_ids.lookup, tokens), tf.int32)
         lengths = ids.row_lengths()
         keep = tf.where(lengths > 0)[:, 0]  # empty in, empty out: empty lines are not decoded
         source = tf.gather(ids, keep).to_tensor(PAD_ID)
         limits = tf.cast(tf.floor(MAX_LEN_A * tf.cast(tf.gather(lengths, keep), tf.float64) + MAX_LEN_B), tf.int32)
         out = tf.cond(tf.size(keep) > 0, lambda: search(source, tf.maximum(limits, 1)), lambda: tf.zeros([0, 0], tf.int32))
-        text = self.target.detokenize(self.target.join(self._target_tokens(out)))
+        words = self._source_words(tf.gather(tokens, keep), tf.gather(self.source.tokens(as_written), keep), tf.shape(source)[1])
+        target = self._target_tokens(out, source, words)
+        if self.truecaser is not None:
+            target = self.truecaser(target)
+        text = self.target.detokenize(self.target.join(target))
         slot = tf.where(lengths > 0, tf.cumsum(tf.cast(lengths > 0, tf.int64)) - 1, tf.size(keep, tf.int64))
         return tf.gather(tf.concat([text, [""]], 0), slot)
 
-    def _target_tokens(self, ids):
-        """`Vocabulary.decode`: up to the first `</s>`, without `<pad>` and `<s>`."""
+    def _source_words(self, tokens, as_written, width):
+        """(B, width) source tokens as the user wrote them where they line up with `tokens`
+        (`Translator._as_written`), else `tokens`; "" after the end."""
+
+        def dense(rows):  # (B, width), "" after each row's end
+            d = rows.to_tensor("")[:, :width]
+            return tf.pad(d, [[0, 0], [0, width - tf.shape(d)[1]]], constant_values="")
+
+        low, cased = dense(tokens), dense(as_written)
+        same = tf.equal(as_written[:, :MAX_INPUT_TOKENS].row_lengths(), tokens.row_lengths())
+        same &= tf.reduce_all(tf.equal(tf.strings.lower(cased, encoding="utf-8"), low), axis=1)
+        return tf.where(same[:, None], cased, low)
+
+    def _target_tokens(self, ids, source, source_words):
+        """`Vocabulary.decode`: up to the first `</s>`, without `<pad>` and `<s>`; each `<unk>`
+        replaced by a source word (nmt/graph_display.py)."""
         before_eos = tf.equal(tf.cumsum(tf.cast(tf.equal(ids, EOS_ID), tf.int32), axis=1), 0)
         keep = before_eos & tf.not_equal(ids, PAD_ID) & tf.not_equal(ids, BOS_ID)
-        return tf.ragged.boolean_mask(tf.gather(self.target_tokens, ids), keep)
+        words, dropped = self.unknowns(tf.gather(self.target_tokens, ids), ids, source, source_words)
+        return tf.ragged.boolean_mask(words, keep & ~dropped)
 
 
 def save_serving_model(bundle: Bundle, bundle_dir: str | Path) -> Path:
@@ -145,7 +170,7 @@ def verify_serving_model(path: str | Path, translator, sentences: list[str], *, 
                 got = greedy(sentences=tf.constant(batch))["translations"]
             else:
                 got = beam(sentences=tf.constant(batch), beam_size=tf.constant(size), length_penalty=tf.constant(1.0))["translations"]
-            want = translator.translate(batch, beam_size=size)
+            want = translator.translate(batch, beam_size=size, numbers=False)  # not ported (nmt/graph_display.py)
             for s, g, w in zip(batch, (x.decode("utf-8") for x in got.numpy()), want):
                 same += g == w
                 first_bad = first_bad or (None if g == w else (name, s, w, g))

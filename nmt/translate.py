@@ -3,15 +3,16 @@
     from nmt.translate import Translator
     Translator("models/bundle").translate(["I can't tell who will arrive first."])
 
-Input goes through the same text pipeline as the training data; unknown words become
-`<unk>`; an empty line gives an empty line. Sentences are decoded in batches of similar length.
+Input goes through the same text pipeline as the training data; an empty line gives an empty
+line. Sentences are decoded in batches of similar length. Words the model cannot produce are
+carried over from the source instead of `<unk>` (nmt/unk.py; `show_unk=True` keeps the `<unk>`).
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +21,13 @@ from nmt.bundle import Bundle, load_bundle
 from nmt.data import pad
 from nmt.decoding import Decoder, max_lengths
 from nmt.limits import MAX_INPUT_TOKENS, MAX_LEN_A, MAX_LEN_B
+from nmt.unk import carry_numbers, needs_carrying, output_positions, replace_unknowns, target_in
+from nmt.vocab import UNK_ID
 
 
 @dataclass(frozen=True)
 class Hypothesis:
-    text: str  # detokenized, what a reader sees
+    text: str  # detokenized, what a reader sees (cased by the bundle's truecaser, unless cased=False)
     tokens: str  # corpus tokens joined by spaces (what tokenized BLEU compares)
     score: float | None = None  # beam search: log-probability / length ** length_penalty
     log_prob: float | None = None  # beam search: the log-probability itself (of the tokens and `</s>`)
@@ -53,22 +56,29 @@ class Translator:
         batch_size: int = 64,
         pretokenized: bool = False,
         number_from: int = 1,
+        show_unk: bool = False,
+        cased: bool = True,
+        numbers: bool = True,
     ) -> list[list[Hypothesis]]:
         """Up to `n_best` hypotheses per sentence, best first. `pretokenized=True` takes corpus
         tokens (as in data/split/*) instead of raw text; `number_from` is the first sentence's
-        number in warnings (the CLI counts its input lines across batches)."""
+        number in warnings (the CLI counts its input lines across batches); `show_unk=True`
+        leaves the model's `<unk>` in the output instead of carrying source words over; `cased=False`
+        leaves the text as the corpus writes it (lower-cased where it is: what scores compare);
+        `numbers=False` does not put back the source numbers the output lacks (the SavedModel cannot)."""
         if beam_size < 1 or n_best < 1 or batch_size < 1:
             raise ValueError("beam_size, n_best and batch_size must be at least 1")
         if not math.isfinite(length_penalty) or not math.isfinite(max_len_a):
             raise ValueError(f"length_penalty ({length_penalty}) and max_len_a ({max_len_a}) must be finite numbers")
         b = self.bundle
-        ids = []
+        ids, words = [], []
         for n, s in enumerate(sentences, number_from):
             tokens = b.source_text.tokens(b.source_text.prepare(s, pretokenized=pretokenized))
             if len(tokens) > self.max_input_tokens:
                 print(f"warning: sentence {n} has {len(tokens)} tokens; translating its first {self.max_input_tokens}", file=sys.stderr)
                 tokens = tokens[: self.max_input_tokens]
             ids.append(np.asarray(b.source_vocab.encode(tokens), dtype=np.int32))
+            words.append(tokens if show_unk else self._as_written(s, tokens, pretokenized))
         results: list[list[Hypothesis]] = [[] for _ in sentences]
         order = [i for i in np.argsort([-len(x) for x in ids], kind="stable") if len(ids[i])]  # empty in, empty out
         for start in range(0, len(order), batch_size):
@@ -79,13 +89,55 @@ class Translator:
                 outs = [[(row, None)] for row in self.decoder.greedy(source, limits)]
             else:
                 outs = self.decoder.beam(source, limits, beam_size, length_penalty, n_best)
-            for i, hyps in zip(chunk, outs):
-                results[i] = [self._hypothesis(out, score, length_penalty) for out, score in hyps]
+            copied = {} if show_unk else self._carry_over(source, outs, [words[i] for i in chunk], numbers)
+            for row, (i, hyps) in enumerate(zip(chunk, outs)):
+                results[i] = [self._hypothesis(out, score, length_penalty, copied.get((row, k)), cased) for k, (out, score) in enumerate(hyps)]
         return results
 
-    def _hypothesis(self, ids, score, length_penalty: float = 1.0) -> Hypothesis:
+    def _as_written(self, sentence: str, tokens: list[str], pretokenized: bool) -> list[str]:
+        """The source model tokens as the user wrote them (not lower-cased), where they line up."""
+        pipe = self.bundle.source_text
+        if not pipe.lowercase or pipe.level == "subword":
+            return tokens
+        cased = pipe.tokens(replace(pipe, lowercase=False).prepare(sentence, pretokenized=pretokenized))[: self.max_input_tokens]
+        return cased if len(cased) == len(tokens) and all(c.lower() == t for c, t in zip(cased, tokens)) else tokens
+
+    def _carry_over(self, source: np.ndarray, outs: list, words: list[list[str]], numbers: bool) -> dict:
+        """{(row, k): output tokens with source words carried over} for the hypotheses that need it:
+        an `<unk>` replaced, a number put back (nmt/unk.py)."""
+        b = self.bundle
+        numbers = numbers and b.source_text.level == "word" and b.target_text.level == "word"
+        todo = [
+            (row, k, out)
+            for row, hyps in enumerate(outs)
+            for k, (out, _) in enumerate(hyps)
+            if needs_carrying(out, words[row] if numbers else [], b.target_vocab)
+        ]
+        if not todo:
+            return {}
+        attention = None
+        if b.inference.attention:
+            length = max(len(out) for _, _, out in todo) + 1
+            rows = np.stack([source[row] for row, _, _ in todo])
+            attention = b.inference.teacher_forced_attention(rows, np.stack([target_in(out, length) for _, _, out in todo]))
+        copied = {}
+        for n, (row, k, out) in enumerate(todo):
+            unknown = [int(i) == UNK_ID for i in source[row][: len(words[row])]]
+            weights = attention[n][output_positions(out)][:, : len(words[row])] if attention is not None else None
+            tokens = replace_unknowns(b.target_vocab.decode(out), words[row], unknown, weights)
+            copied[(row, k)] = carry_numbers(tokens, words[row], weights) if numbers else tokens
+        return copied
+
+    def display(self, tokens: str) -> str:
+        """Corpus tokens -> the text a reader sees: cased by the bundle's truecaser (if it has one), detokenized."""
+        if self.bundle.truecaser is not None:
+            tokens = " ".join(self.bundle.truecaser.apply(tokens.split()))
+        return self.bundle.target_text.detokenize(tokens)
+
+    def _hypothesis(self, ids, score, length_penalty: float = 1.0, tokens: list[str] | None = None, cased: bool = True) -> Hypothesis:
         t = self.bundle.target_text
-        tokens = t.join(self.bundle.target_vocab.decode(ids))
+        tokens = t.join(self.bundle.target_vocab.decode(ids) if tokens is None else tokens)
+        text = self.display(tokens) if cased else t.detokenize(tokens)
         if score is None:
-            return Hypothesis(t.detokenize(tokens), tokens)
-        return Hypothesis(t.detokenize(tokens), tokens, score, score * len(ids) ** length_penalty, len(ids))
+            return Hypothesis(text, tokens)
+        return Hypothesis(text, tokens, score, score * len(ids) ** length_penalty, len(ids))

@@ -1,7 +1,8 @@
 """DVC stage `evaluate`: translate the test set with the exported bundle alone and score it.
 
 Writes metrics/eval.json (BLEU, chrF, TER with sacrebleu signatures, and how the references
-were prepared), metrics/hypotheses.txt (every test translation), metrics/hypotheses.tok.txt (the
+were prepared; the hypotheses as the corpus writes text, without the display truecasing, and
+with source words carried over instead of `<unk>` unless `eval.show_unk`), metrics/hypotheses.txt (every test translation), metrics/hypotheses.tok.txt (the
 same in corpus tokens, for BLEU on corpus tokens), metrics/samples.md (a few, for reviews) and
 the decoding time. References are data/split/test.ref: the corpus's own, never normalised.
 """
@@ -37,6 +38,8 @@ def main() -> int:
             max_len_a=opts.max_len_a,
             max_len_b=opts.max_len_b,
             batch_size=opts.batch_size,
+            show_unk=opts.show_unk,
+            cased=False,  # scored as the corpus writes its references (lower-cased where it is)
         )
     ]
     seconds = time.perf_counter() - start
@@ -63,7 +66,7 @@ def main() -> int:
         samples_markdown(
             src_text,
             ref_text,
-            hyp_text,
+            [translator.display(t) for t in hyp_tokens],  # as `nmt translate` shows them (cased by the truecaser, if any)
             opts.samples,
             f"Sample test translations ({b.source_text.lang}→{b.target_text.lang}, {search}; BLEU {scores['bleu']}, chrF {scores['chrf']})",
         ),

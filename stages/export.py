@@ -1,5 +1,6 @@
 """DVC stage `export`: models/train -> models/bundle (encoder + decoder-step models, vocabularies,
-config, and the serving SavedModel in models/bundle/serving/1/).
+config, the truecaser of a lower-cased target language from data/truecase/, and the serving
+SavedModel in models/bundle/serving/1/).
 
 The stage proves its output: it reloads the bundle from disk and checks that decoding one
 step at a time reproduces the training model's teacher-forced distributions on dev
@@ -27,6 +28,7 @@ def main() -> int:
     from nmt.manifest import write_manifest
     from nmt.model import build_seq2seq
     from nmt.serving import unsupported
+    from nmt.truecase import read_truecaser
 
     trained, vocab = read_trained_model(PATHS.trained), read_vocabularies(PATHS.vocab)
     seq = build_seq2seq(trained.model, len(vocab.source), len(vocab.target), seed=trained.seed)
@@ -47,6 +49,7 @@ def main() -> int:
                 corpus=text.corpus,
                 trained_epochs=trained.epochs,
                 best=trained.best,
+                truecaser=read_truecaser(PATHS.truecase, text.target.lang) if text.target.lowercase else None,
             )
             result = verify_bundle(
                 seq.training, load_bundle(staging), read_split_part(PATHS.split, "dev", vocab), sentences=CHECK_SENTENCES, batch_size=50, tolerance=TOLERANCE

@@ -32,9 +32,9 @@ def project(tmp_path_factory):
     return repo, first
 
 
-def test_repro_runs_all_six_stages_and_leaves_models_and_metrics(project):
+def test_repro_runs_all_seven_stages_and_leaves_models_and_metrics(project):
     repo, first = project
-    for stage in ("download", "split", "vocab", "train", "export", "evaluate"):
+    for stage in ("download", "split", "truecase", "vocab", "train", "export", "evaluate"):
         assert f"Running stage '{stage}'" in first.stdout
     ev = read_json(repo / "metrics/eval.json")
     assert ev["test_sentences"] == 500 and ev["search"] == "greedy"
@@ -156,7 +156,7 @@ def test_changing_a_decoding_param_reruns_only_evaluation(project):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = dvc("repro", cwd=repo).stdout
     assert "Running stage 'evaluate'" in out
-    for stage in ("download", "split", "vocab", "train", "export"):
+    for stage in ("download", "split", "truecase", "vocab", "train", "export"):
         assert f"Running stage '{stage}'" not in out
     assert read_json(repo / "metrics/eval.json")["search"] == "beam 3"
     run(["git", "checkout", "params.yaml"], repo)

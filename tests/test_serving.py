@@ -80,7 +80,8 @@ def fresh_process_outputs(served):
 def test_the_savedmodel_translates_like_the_translator(served, fresh_process_outputs, search):
     for path, (translator, batches) in served.items():
         got = fresh_process_outputs[path][search]
-        want = [translator.translate(b, beam_size=1 if search == "greedy" else 3) for b in batches]
+        # numbers=False: putting back a missing number is not ported to the graph (nmt/graph_display.py)
+        want = [translator.translate(b, beam_size=1 if search == "greedy" else 3, numbers=False) for b in batches]
         assert got == want, path
         flat = [t for b in want for t in b]
         assert len(set(flat)) > 5  # different outputs: the comparison means something
