@@ -12,8 +12,8 @@ its own; the variants alternate (A B C A B C ...) so that a noisy machine hurts 
 table gives medians of target tokens (with `</s>`) per second, and peak resident memory.
 
 Variants:
-- keras: Keras's own `LSTM` layer (a while loop over the cell; the input product inside it).
-- projected: `nmt.recurrent.ProjectedLSTM` (the input products of all steps before the loop).
+- keras: Keras's own `LSTM` layer, the model's (a while loop over the cell; the input product inside it).
+- projected: `benchmarks/projected_lstm.py` (the input products of all steps before the loop).
 - *_b128 / *_b256: batch size 128 / 256 (the learning rate scaling is a training choice,
   not a speed one: see BENCHMARKS.md for its effect on dev loss).
 - *_bf16: Keras's mixed_bfloat16 policy (bfloat16 products, float32 weights).
@@ -77,8 +77,11 @@ def measure(variant: str, data: Path, sentences: int) -> dict:
     set_intra_op_threads(params.train.intra_op_threads)
     set_determinism(params.seed)
     keras.mixed_precision.set_global_policy(v["policy"])
-    if v["layer"] == "keras":  # the layer Keras gives, for the "before" side
-        model_module.RNN_LAYERS["lstm"] = keras.layers.LSTM
+    if v["layer"] == "projected":  # the lever; "keras" is the model's own layer
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from projected_lstm import ProjectedLSTM
+
+        model_module.RNN_LAYERS["lstm"] = ProjectedLSTM
     vocab = read_vocabularies(data / "data/vocab")
     train_ids = read_split_part(data / "data/split", "train", vocab)
     seq = model_module.build_seq2seq(params.model, len(vocab.source), len(vocab.target), seed=params.seed)

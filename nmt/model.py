@@ -20,11 +20,9 @@ import numpy as np
 from keras import layers, ops
 
 from nmt.config import ModelParams
-from nmt.recurrent import ProjectedLSTM
 
-# The recurrent layer of each `model.cell`. ProjectedLSTM is Keras's LSTM (same weights, same
-# forward arithmetic) with the input products hoisted out of its loop: faster on CPU.
-RNN_LAYERS = {"lstm": ProjectedLSTM, "gru": layers.GRU}
+# The recurrent layer of each `model.cell` (benchmarks/bench_train.py swaps in variants to measure them).
+RNN_LAYERS = {"lstm": layers.LSTM, "gru": layers.GRU}
 
 
 @keras.saving.register_keras_serializable(package="nmt")

@@ -1,13 +1,18 @@
-"""nmt.recurrent.ProjectedLSTM computes what Keras's LSTM computes (it only hoists the input
-products out of the loop), shares its weights' layout, and train.precision=bfloat16 trains in
-bfloat16 while leaving the process, and the exported bundle, in float32."""
+"""train.precision=bfloat16 trains in bfloat16 while leaving the process, and the exported
+bundle, in float32; and the training-speed lever that benchmarks/bench_train.py measures,
+benchmarks/projected_lstm.py, computes what Keras's LSTM computes (so its figure compares the
+same model)."""
+
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from nmt.recurrent import ProjectedLSTM
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from projected_lstm import ProjectedLSTM  # noqa: E402
 
 
 def _pair(go_backwards: bool):
@@ -44,15 +49,6 @@ def test_weights_have_keras_lstm_names_so_older_checkpoints_load(tmp_path):
     assert [w.path.split("/", 1)[1] for w in ours.weights] == [w.path.split("/", 1)[1] for w in theirs.weights]
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ours))
     assert type(restored) is ProjectedLSTM
-
-
-def test_the_model_uses_it_for_lstm_cells():
-    from nmt.config import ModelParams
-    from nmt.model import build_seq2seq
-
-    seq = build_seq2seq(ModelParams(embedding_dim=8, units=16), 20, 20)
-    kinds = {type(layer).__name__ for layer in seq.training.layers}
-    assert "ProjectedLSTM" in kinds and "LSTM" not in kinds
 
 
 def test_cell_dropout_is_refused():

@@ -1,11 +1,14 @@
-"""An LSTM layer that multiplies the inputs of all time steps by the input kernel in one product
-before the recurrent loop, so that the loop does only the recurrent product and the gates.
+"""A training-speed lever measured and not adopted (BENCHMARKS.md, "Training speed"): an LSTM
+layer that multiplies the inputs of all time steps by the input kernel in one product before the
+recurrent loop, so that the loop does only the recurrent product and the gates.
 
 Keras 3 has no fused LSTM kernel on CPU: its layer runs a generic while loop over the cell,
 which multiplies each step's input by the input kernel on its own, small product by small
 product, forwards and backwards. The weights (kernel, recurrent_kernel, bias), their names and
 the arithmetic are Keras's `LSTM`'s, so checkpoints and bundles load in either layer; on a GPU
-the layer keeps Keras's cuDNN path. BENCHMARKS.md ("Training speed") measures the difference.
+the layer keeps Keras's cuDNN path. On the 2-core CPU it measured no faster than Keras's layer
+(with one thread per op, the step's input product already runs beside the recurrent one on the
+other core), so the model keeps `keras.layers.LSTM`; `benchmarks/bench_train.py` measures it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import keras
 from keras import layers, ops
 
 
-@keras.saving.register_keras_serializable(package="nmt")
+@keras.saving.register_keras_serializable(package="nmt_benchmarks")
 class ProjectedLSTM(layers.LSTM):
     """`keras.layers.LSTM` with the input projection hoisted out of the loop (no dropout inside
     the cell: this project applies dropout between layers, see nmt/model.py)."""
