@@ -6,6 +6,7 @@ models/bundle/
   source_vocab.json, target_vocab.json
   config.json         the two text pipelines, the state names, model facts
   source.model, target.model   the sentencepiece models, at the subword level only
+  source.segmenter.model        a sentencepiece segmenter (data.segmenter=sentencepiece) only
   truecase.json       where the corpus lower-cased the target language: its truecaser (nmt/truecase.py)
   manifest.json       the sha256 of every other file, checked at every load (nmt/manifest.py)
 It needs neither the training model nor params.yaml. `verify_bundle` proves that the reloaded
@@ -81,14 +82,15 @@ def save_bundle(
 ) -> None:
     """Write the bundle atomically: a killed export leaves the old bundle or none, never half of one.
 
-    `text` holds the "source" and "target" pipelines; their subword models are copied in. A
+    `text` holds the "source" and "target" pipelines; their sentencepiece models are copied in. A
     `truecaser` goes in only for a lower-cased target side in its language (display only)."""
     with atomic_dir(out_dir) as tmp:
         text = dict(text)
         for side in ("source", "target"):
-            if text[side].subword_model:
-                shutil.copyfile(text[side].subword_model, tmp / f"{side}.model")
-                text[side] = replace(text[side], subword_model=str(tmp / f"{side}.model"))
+            for key, name in (("subword_model", f"{side}.model"), ("segmenter_model", f"{side}.segmenter.model")):
+                if getattr(text[side], key):
+                    shutil.copyfile(getattr(text[side], key), tmp / name)
+                    text[side] = replace(text[side], **{key: str(tmp / name)})
         save_keras(seq.encoder, tmp / "encoder.keras")  # byte-identical on every rerun
         save_keras(seq.decoder_step, tmp / "decoder_step.keras")
         source_vocab.save(tmp / "source_vocab.json")
@@ -125,9 +127,10 @@ def load_bundle(path: str | Path = "models/bundle") -> Bundle:
             raw = None  # damaged: the manifest check below names it
         if isinstance(raw, dict):
             missing = [
-                raw[side]["subword_model"]
+                raw[side][key]
                 for side in ("source", "target")
-                if isinstance(raw.get(side), dict) and raw[side].get("subword_model") and not (path / raw[side]["subword_model"]).is_file()
+                for key in ("subword_model", "segmenter_model")
+                if isinstance(raw.get(side), dict) and isinstance(raw[side].get(key), str) and not (path / raw[side][key]).is_file()
             ]
     if missing:
         what = "does not exist" if not path.is_dir() else f"is incomplete: {', '.join(missing)} missing"

@@ -57,6 +57,8 @@ class DataParams:
     dev_size: int = _f(1000, lo=1)
     test_size: int = _f(1000, lo=1)
     max_train_pairs: int | None = _f(None, lo=1)
+    segmenter: Literal["auto", "whitespace", "mecab", "sentencepiece"] = "auto"
+    segmenter_size: int = _f(8000, lo=50)
 
 
 @dataclass(frozen=True)

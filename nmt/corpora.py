@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from nmt.config import DataParams
-from nmt.text import TextPipeline
+from nmt.errors import UserError
+from nmt.text import UNSEGMENTED, TextPipeline
 
 MIRROR_DIR = "data/mirror"
 
@@ -83,9 +84,26 @@ def direction(spec: CorpusSpec, reverse: bool) -> tuple[str, str]:
     return (tgt, src) if reverse else (src, tgt)
 
 
-def text_pipelines(spec: CorpusSpec, reverse: bool) -> tuple[TextPipeline, TextPipeline]:
+def segmenter_for(lang: str, segmenter: str) -> str:
+    """`data.segmenter` resolved for one unsegmented language: "auto" is MeCab for Japanese
+    and a sentencepiece model for the others (BENCHMARKS.md, "Japanese without spaces")."""
+    if segmenter == "auto":
+        return "mecab" if lang == "ja" else "sentencepiece"
+    if segmenter == "mecab" and lang != "ja":
+        raise UserError(f"data.segmenter=mecab: MeCab's dictionary (IPAdic) is Japanese, the text is {lang!r}; use sentencepiece (or auto)")
+    return segmenter
+
+
+def text_pipelines(spec: CorpusSpec, reverse: bool, segmenter: str = "whitespace") -> tuple[TextPipeline, TextPipeline]:
     """The source and target text pipelines for this corpus and direction, at the word level
-    (the vocab stage sets the level)."""
-    return tuple(  # type: ignore[return-value]
-        TextPipeline(lang=lang, lowercase=lang in spec.lowercased) for lang in direction(spec, reverse)
-    )
+    (the vocab stage sets the level). An unsegmented language is segmented by `segmenter`
+    (`data.segmenter`) on the source side, which users type, and on a side that does not come
+    segmented; a segmented corpus's target side keeps its own (gold) tokens, which scores use.
+    A sentencepiece segmenter has no model yet: the split stage trains it (nmt.corpus)."""
+    pipes = []
+    for side, lang in zip(("source", "target"), direction(spec, reverse)):
+        seg = "whitespace"
+        if lang in UNSEGMENTED and (side == "source" or not spec.pretokenized):
+            seg = segmenter_for(lang, segmenter)
+        pipes.append(TextPipeline(lang=lang, lowercase=lang in spec.lowercased, segmenter=seg))
+    return tuple(pipes)  # type: ignore[return-value]

@@ -10,7 +10,7 @@ the corpus has one, otherwise a seeded grouped one).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ import numpy as np
 from nmt.config import DataParams
 from nmt.corpora import CorpusSpec
 from nmt.errors import UserError
+from nmt.segment import train_segmenter
 from nmt.text import TextPipeline
 
 
@@ -134,8 +135,10 @@ def clean(
     out, seen = [], set()
     for p in pairs:
         counts["read"] += 1
-        s = src.prepare(p.src, pretokenized=pretokenized)
-        t = tgt.prepare(p.tgt, pretokenized=pretokenized)
+        # A side the pipeline segments is re-segmented even where the corpus came segmented:
+        # the model must see the words it will get from a user's sentence.
+        s = src.prepare(p.src, pretokenized=pretokenized and not src.segments)
+        t = tgt.prepare(p.tgt, pretokenized=pretokenized and not tgt.segments)
         if not s or not t:
             counts["dropped_empty"] += 1
             continue
@@ -207,6 +210,7 @@ def make_split(
     one piece is cleaned, de-duplicated and split by `grouped_split`; an official split is kept,
     with dev and test whole (bar empty lines) so that scores compare with published ones, and
     only the training part filtered and de-duplicated."""
+    src, tgt = _until_trained(src), _until_trained(tgt)
     opts = dict(pretokenized=pretokenized, max_len=data.max_len)
     counts: dict[str, Counter] = {}
     if "all" in parts:
@@ -239,3 +243,27 @@ def make_split(
                 f"{where}: the {part} split is empty after filtering{why_empty(counts.get(part) or sum(counts.values(), Counter()), data.max_len)}"
             )
     return split, test_ref, counts
+
+
+def _until_trained(pipe: TextPipeline) -> TextPipeline:
+    """A side whose sentencepiece segmenter is still to train is split on its spaces until then."""
+    return replace(pipe, segmenter="whitespace") if pipe.segmenter == "sentencepiece" and not pipe.segmenter_model else pipe
+
+
+def train_segmenters(split: Split, src: TextPipeline, tgt: TextPipeline, folder: Path, *, size: int, seed: int):
+    """Each side whose sentencepiece segmenter is still to train: its model, trained on that side
+    of the training part (de-spaced; `folder`/<side>.segmenter.model), and every part of that side
+    segmented by it. Returns (split, source pipeline, target pipeline). `make_split` filtered
+    those sides by their words as split on spaces (data.max_len)."""
+    pipes = {"source": src, "target": tgt}
+    for i, (side, pipe) in enumerate(pipes.items()):
+        if pipe.segmenter != "sentencepiece" or pipe.segmenter_model:
+            continue
+        model = train_segmenter((pair[i] for pair in split["train"]), folder / f"{side}.segmenter.model", vocab_size=size, seed=seed)
+        pipe = pipes[side] = replace(pipe, segmenter_model=str(model))
+        split = {part: [_with(pair, i, pipe.prepare(pair[i])) for pair in pairs] for part, pairs in split.items()}
+    return split, pipes["source"], pipes["target"]
+
+
+def _with(pair: tuple[str, str], i: int, line: str) -> tuple[str, str]:
+    return (line, pair[1]) if i == 0 else (pair[0], line)

@@ -15,6 +15,15 @@ the Translator's defaults (nmt/limits.py). Not covered: the subword level (core 
 sentencepiece op: `ServingError`, and the export stage skips the SavedModel), n-best lists and
 scores, and the `pretokenized` input of `nmt translate`.
 
+Segmenting is not covered either: a source language written without spaces that the pipeline
+segments itself (data.segmenter mecab or sentencepiece; nmt/segment.py) cannot be segmented by
+core TensorFlow ops (MeCab is a C++ library with a dictionary; sentencepiece needs
+tensorflow-text's custom op). Such a SavedModel takes the source words separated by spaces, as
+`serving_input` makes them (`Bundle.source_text.prepare`: NFKC, spaces removed, then the bundle's
+segmenter), and translates them exactly as `nmt translate` translates the unsegmented sentence;
+unsegmented text sent to it reads as one unknown word. A server in front of it segments first
+(`nmt serve` does: it runs the Python pipeline).
+
 It lives inside the bundle (not beside it) so that the export stage writes, proves and removes
 one output: a SavedModel that disagrees with the bundle it came from is never left behind.
 """
@@ -41,6 +50,17 @@ SERVING_DIR = Path("serving") / "1"  # inside the bundle
 
 class ServingError(UserError, RuntimeError):
     """The SavedModel cannot be made for this bundle, or does not reproduce the Translator."""
+
+
+def segmented_input(bundle: Bundle) -> str | None:
+    """The segmenter a client must apply before sending source text, or None (raw text is fine)."""
+    return bundle.source_text.segmenter if bundle.source_text.segments else None
+
+
+def serving_input(bundle: Bundle, sentence: str) -> str:
+    """What a client sends the SavedModel to have `sentence` translated as `nmt translate` does:
+    the sentence, or its words separated by spaces where the SavedModel cannot segment it."""
+    return bundle.source_text.prepare(sentence) if segmented_input(bundle) else sentence
 
 
 def unsupported(bundle: Bundle) -> str | None:
@@ -158,18 +178,20 @@ def serving_batches(translator, sentences: list[str], batch_size: int = 64) -> l
 
 
 def verify_serving_model(path: str | Path, translator, sentences: list[str], *, beam_size: int = 5, beam_sentences: int = 64) -> dict:
-    """Load the SavedModel and check that it translates `sentences` exactly as `translator` does,
-    greedy and with beam search (on the first `beam_sentences`); raise `ServingError` otherwise."""
+    """Load the SavedModel and check that it translates `sentences` (as `serving_input` gives them)
+    exactly as `translator` does the sentences themselves, greedy and with beam search (on the
+    first `beam_sentences`); raise `ServingError` otherwise."""
     loaded = tf.saved_model.load(str(path))
     greedy, beam = loaded.signatures["translate"], loaded.signatures["translate_beam"]
     result, first_bad = {}, None
     for name, lines, size in (("greedy", sentences, 1), (f"beam_{beam_size}", sentences[:beam_sentences], beam_size)):
         same = 0
         for batch in serving_batches(translator, lines):
+            served = tf.constant([serving_input(translator.bundle, s) for s in batch])
             if size == 1:
-                got = greedy(sentences=tf.constant(batch))["translations"]
+                got = greedy(sentences=served)["translations"]
             else:
-                got = beam(sentences=tf.constant(batch), beam_size=tf.constant(size), length_penalty=tf.constant(1.0))["translations"]
+                got = beam(sentences=served, beam_size=tf.constant(size), length_penalty=tf.constant(1.0))["translations"]
             want = translator.translate(batch, beam_size=size, numbers=False)  # not ported (nmt/graph_display.py)
             for s, g, w in zip(batch, (x.decode("utf-8") for x in got.numpy()), want):
                 same += g == w

@@ -1,6 +1,6 @@
 """The one text pipeline shared by training, evaluation and translation.
 
-raw text --normalize--> clean text --word_tokenize--> "corpus tokens" (words joined by one space)
+raw text --normalize--> clean text --word_tokenize / segment--> "corpus tokens" (words joined by one space)
 --TextPipeline.tokens--> model tokens (words; characters with "▁" for a space; or sentencepiece
 subwords of the corpus tokens) --Vocabulary--> ids.
 Going back, `TextPipeline.join` turns model tokens into corpus tokens and `detokenize`
@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Literal
 
 from nmt.errors import UserError
+from nmt.segment import despace, segment
 
-# Languages written without spaces between words: their corpus tokens come from the
-# corpus's own segmenter (KyTea for small_parallel_enja), and detokenizing removes spaces.
+# Languages written without spaces between words: their corpus tokens come from a segmenter,
+# the corpus's own (KyTea for small_parallel_enja's Japanese) or ours (nmt/segment.py), and
+# detokenizing removes spaces.
 UNSEGMENTED = frozenset({"ja", "zh", "th", "lo", "km", "my"})
 
 # The character-level stand-in for a space between words (as in sentencepiece).
@@ -56,8 +58,8 @@ def word_tokenize(text: str, lang: str) -> list[str]:
     """Split clean text into words and punctuation.
 
     Moses rules (sacremoses) for languages written with spaces; "don't" becomes "don 't",
-    as in small_parallel_enja. Unsegmented languages are split on whitespace only: their
-    input must come segmented the way the training corpus was.
+    as in small_parallel_enja. Unsegmented languages are split on whitespace only here (the
+    corpus's own segmentation); `TextPipeline.prepare` segments them (nmt/segment.py).
     """
     if not text:
         return []
@@ -70,13 +72,7 @@ def word_tokenize(text: str, lang: str) -> list[str]:
 def detokenize(words: list[str], lang: str) -> str:
     """The inverse of `word_tokenize`, as well as it can be done: readable plain text."""
     if lang in UNSEGMENTED:
-        # Drop the spaces, except between two pieces of Latin-script text ("CD player").
-        out = ""
-        for w in words:
-            if out and out[-1].isascii() and out[-1].isalnum() and w[0].isascii() and w[0].isalnum():
-                out += " "
-            out += w
-        return out
+        return despace(words)  # drop the spaces, except between two pieces of Latin-script text ("CD player")
     _, detok = _moses(lang)
     return detok.detokenize(words)
 
@@ -137,25 +133,44 @@ class TextPipeline:
     level: Literal["word", "char", "subword"] = "word"
     lowercase: bool = False
     subword_model: str | None = None  # level "subword": the sentencepiece model file
+    # An unsegmented language's words (nmt/segment.py): "whitespace" keeps the corpus's own
+    # segmentation (and wants input segmented alike); "mecab" and "sentencepiece" segment
+    # de-spaced text, corpus and input alike; "sentencepiece" with its model file.
+    segmenter: Literal["whitespace", "mecab", "sentencepiece"] = "whitespace"
+    segmenter_model: str | None = None
 
     def __post_init__(self):
         if (self.level == "subword") != (self.subword_model is not None):
             raise ValueError("a sentencepiece model goes with level 'subword', and only with it")
+        if self.segmenter_model is not None and self.segmenter != "sentencepiece":
+            raise ValueError("a segmenter model goes with segmenter 'sentencepiece' only")
+
+    @property
+    def segments(self) -> bool:
+        """Whether this side's text is segmented by the pipeline (not by the corpus or the user)."""
+        return self.lang in UNSEGMENTED and self.segmenter != "whitespace"
 
     def located_in(self, folder: str | Path) -> TextPipeline:
-        """This pipeline as read back from `to_dict`'s output: its subword model file is in `folder`."""
-        return replace(self, subword_model=str(Path(folder) / self.subword_model)) if self.subword_model else self
+        """This pipeline as read back from `to_dict`'s output: its model files are in `folder`."""
+        files = {k: str(Path(folder) / getattr(self, k)) for k in ("subword_model", "segmenter_model") if getattr(self, k)}
+        return replace(self, **files)
 
     def prepare(self, text: str, *, pretokenized: bool = False) -> str:
         """Raw text to corpus tokens joined by spaces: what `data/split/*` files hold.
 
         `pretokenized=True` is for corpus lines that are already tokenized: they are only
-        normalized. Users' sentences are always tokenized, like the corpus was.
+        normalized. Users' sentences are always tokenized, like the corpus was; an unsegmented
+        language's by this side's segmenter, spaced or not.
         """
         text = normalize(text)
         if self.lowercase:
             text = text.lower()
-        words = text.split() if pretokenized else word_tokenize(text, self.lang)
+        if pretokenized:
+            words = text.split()
+        elif self.segments:
+            words = segment(text, self.segmenter, self.segmenter_model)
+        else:
+            words = word_tokenize(text, self.lang)
         return " ".join(words)
 
     def tokens(self, corpus_line: str) -> list[str]:
@@ -179,8 +194,12 @@ class TextPipeline:
         return detokenize(corpus_line.split(), self.lang)
 
     def to_dict(self) -> dict:
-        """JSON-ready; the subword model by file name only (it is saved beside the JSON)."""
+        """JSON-ready; model files by name only (they are saved beside the JSON). The segmenter
+        only where it is not the default, so that files of runs without one stay as they were."""
         d = asdict(self)
-        if self.subword_model:
-            d["subword_model"] = Path(self.subword_model).name
+        for k in ("subword_model", "segmenter_model"):
+            if d[k]:
+                d[k] = Path(d[k]).name
+        if self.segmenter == "whitespace":
+            del d["segmenter"], d["segmenter_model"]
         return d

@@ -76,17 +76,23 @@ def main() -> int:
             f"export: {OUT / 'serving/1'} translates {serving['greedy']['sentences']} dev sentences greedily and "
             f"{serving[f'beam_{BEAM_SIZE}']['sentences']} with beam {BEAM_SIZE} exactly as the Python Translator does"
         )
+        if "input" in serving:
+            print(f"export: note: the SavedModel takes {serving['input']} (README, 'Serving')")
     return 0
 
 
 def export_serving(bundle, bundle_dir: Path, dev_source: list[str]) -> dict:
-    """The SavedModel beside the bundle's files, proven on dev sentences typed as plain text."""
-    from nmt.serving import save_serving_model, verify_serving_model
+    """The SavedModel beside the bundle's files, proven on dev sentences typed as plain text (for
+    a source language the SavedModel cannot segment: segmented as a server must, `serving_input`)."""
+    from nmt.serving import save_serving_model, segmented_input, verify_serving_model
     from nmt.translate import Translator
 
     path = save_serving_model(bundle, bundle_dir)
     sentences = [bundle.source_text.detokenize(line) for line in dev_source[:SERVING_GREEDY]]
-    return verify_serving_model(path, Translator(bundle), sentences, beam_size=BEAM_SIZE, beam_sentences=SERVING_BEAM)
+    result = verify_serving_model(path, Translator(bundle), sentences, beam_size=BEAM_SIZE, beam_sentences=SERVING_BEAM)
+    if segmenter := segmented_input(bundle):
+        result["input"] = f"the source words separated by spaces, segmented by {segmenter} (nmt.serving.serving_input)"
+    return result
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 Writes data/vocab/{source,target}.json and text.json (the two text pipelines, now with
 their level), and metrics/vocab.json (sizes, and how much of dev is unknown to them). At the
 subword level it first trains a sentencepiece model per side, data/vocab/{source,target}.model.
+A sentencepiece segmenter of the split stage (<side>.segmenter.model) is copied along.
 """
 
 import dataclasses
+import shutil
 import sys
 from collections import Counter
 
@@ -26,6 +28,9 @@ def main() -> int:
     metrics = {"level": opts.level}
     with atomic_dir(OUT) as tmp:
         for side, ext in SIDES:
+            if segmenter := text.side(side).segmenter_model:  # the split stage's sentencepiece segmenter goes along
+                shutil.copyfile(segmenter, tmp / f"{side}.segmenter.model")
+                text = dataclasses.replace(text, **{side: dataclasses.replace(text.side(side), segmenter_model=str(tmp / f"{side}.segmenter.model"))})
             model = None
             if opts.level == "subword":
                 model = str(
