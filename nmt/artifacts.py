@@ -126,6 +126,10 @@ def read_split_part(split: Path, part: str, vocab: Vocabularies):
 class BestEpoch:
     epoch: int
     val_loss: float
+    val_bleu: float | None = None  # train.select=dev_bleu: the dev BLEU that made it the best
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,7 @@ class Averaged:
     epochs: list[int]
     val_loss: float
     val_nll: float | None = None  # with label smoothing only
+    val_bleu: float | None = None  # train.select=dev_bleu: the averaged model's dev BLEU
 
     def to_dict(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
@@ -145,20 +150,24 @@ class TrainedModel:
     best: BestEpoch
     epochs: int
     averaged: Averaged | None = None  # train.average_last > 1: the weights are this average, not `best`'s
+    stopped_at: int | None = None  # train.patience: the epoch training stopped at, before `epochs`
 
     def kept(self) -> str:
         """Which weights these are, for a log line."""
         if self.averaged:
-            return f"the average of epochs {self.averaged.epochs[0]}..{self.averaged.epochs[-1]} (val_loss {self.averaged.val_loss:.4f})"
-        return f"best epoch {self.best.epoch} (val_loss {self.best.val_loss:.4f})"
+            bleu = f", dev BLEU {self.averaged.val_bleu}" if self.averaged.val_bleu is not None else ""
+            return f"the average of epochs {self.averaged.epochs[0]}..{self.averaged.epochs[-1]} (val_loss {self.averaged.val_loss:.4f}{bleu})"
+        bleu = f", dev BLEU {self.best.val_bleu}" if self.best.val_bleu is not None else ""
+        return f"best epoch {self.best.epoch} (val_loss {self.best.val_loss:.4f}{bleu})"
 
     def to_dict(self) -> dict:
         return {
             "model": dataclasses.asdict(self.model),
             "seed": self.seed,
-            "best": dataclasses.asdict(self.best),
+            "best": self.best.to_dict(),
             **({"averaged": self.averaged.to_dict()} if self.averaged else {}),
             "epochs": self.epochs,
+            **({"stopped_at": self.stopped_at} if self.stopped_at is not None else {}),
         }
 
 
@@ -198,7 +207,7 @@ class BundleConfig:
             "source": self.source.to_dict(),
             "target": self.target.to_dict(),
             "model": dataclasses.asdict(self.model),
-            "best": dataclasses.asdict(self.best) if self.best else None,
+            "best": self.best.to_dict() if self.best else None,
         }
         return {k: d.get(k, getattr(self, k)) for k in order if getattr(self, k) is not None}
 

@@ -41,6 +41,8 @@ def attention_for(translator, sentence: str, *, beam_size: int = 1, length_penal
     from nmt.limits import MAX_LEN_A, MAX_LEN_B
 
     b = translator.bundle
+    if len(translator.bundles) > 1:
+        raise AttentionError(f"attention pictures show one model's attention, and this is an ensemble of {len(translator.bundles)}: give one model")
     if not b.inference.attention:
         raise AttentionError("this model has no attention (model.attention=none): there is nothing to show")
     tokens = b.source_text.tokens(b.source_text.prepare(sentence, pretokenized=pretokenized))[: translator.max_input_tokens]

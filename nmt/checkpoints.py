@@ -25,6 +25,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,8 +48,10 @@ NOT_IN_FINGERPRINT = {
     "eval": None,
     "data": None,
     "vocab": None,
-    "train": ("save_every", "keep_last", "keep_runs", "average_last", "intra_op_threads"),
+    "train": ("save_every", "keep_last", "keep_runs", "average_last", "intra_op_threads", "patience"),
 }
+# `train.select` is in the fingerprint unless it is val_loss (so a default run's fingerprint is what
+# it was before the param existed): each checkpoint's best weights are the best by the run's metric.
 
 
 def run_fingerprint(params: Params, data_files: list[Path]) -> str:
@@ -64,6 +67,8 @@ def run_fingerprint(params: Params, data_files: list[Path]) -> str:
         else:
             for key in keys:
                 del shaping[section][key]
+    if shaping["train"]["select"] == "val_loss":
+        del shaping["train"]["select"]
     h.update(json.dumps(shaping, sort_keys=True).encode())
     for f in sorted(data_files):
         h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
@@ -176,14 +181,15 @@ class CheckpointStore:
         os.utime(self.dir)  # used now: the last folder pruning would remove
         return usable[-1], f"resuming from {usable[-1].path} (epoch {usable[-1].epoch})"
 
-    def save(self, epoch: int, model, best_weights: Path, state: dict) -> Path:
-        """Write checkpoint `epoch` atomically, then drop this run's older ones beyond `keep_last`."""
+    def save(self, epoch: int, model, best_weights: Path, state: dict, keep: Collection[int] = ()) -> Path:
+        """Write checkpoint `epoch` atomically, then drop this run's older ones beyond `keep_last`
+        (but those of the epochs in `keep`)."""
         path = self.dir / f"epoch-{epoch:04d}"
         with atomic_dir(path) as tmp:
             save_keras(model, tmp / MODEL_FILE)
             shutil.copyfile(best_weights, tmp / BEST_FILE)
             (tmp / STATE_FILE).write_text(json.dumps({**state, "epoch": epoch, "fingerprint": self.fingerprint}, indent=1))
-        stale = {c.path for c in self.ours()} - {c.path for c in self.ours()[-self.keep_last :]}
+        stale = {c.path for c in self.ours() if c.epoch not in keep} - {c.path for c in self.ours()[-self.keep_last :]}
         for p in stale:
             shutil.rmtree(p, ignore_errors=True)
         return path

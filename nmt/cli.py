@@ -3,6 +3,7 @@
 nmt translate "I can't tell who will arrive first."      # sentences as arguments
 nmt translate < input.txt > output.txt                    # or one per line on stdin (nmt/cli_input.py)
 nmt translate --beam 5 --n-best 3 "good morning ."        # Moses n-best lists
+nmt translate --model a/bundle --model b/bundle "hello ." # an ensemble of two bundles (nmt/ensemble.py)
 nmt summary                                               # model.summary() and diagrams
 nmt report --base main                                    # report/report.md for a pull request
 nmt translate --attention attention.html "I like tea."   # and a picture of where it looked
@@ -34,7 +35,7 @@ def cmd_translate(args) -> int:
     # Input first: its mistakes are reported before the model takes seconds to load.
     typed = not args.sentences and not args.file and cli_input.is_terminal()
     if typed:
-        print(f"loading {args.model} (Ctrl-C to cancel) ...", file=sys.stderr, flush=True)
+        print(f"loading {' + '.join(args.model)} (Ctrl-C to cancel) ...", file=sys.stderr, flush=True)
     elif not args.sentences:
         reader = cli_input.open_file(args.file) if args.file else cli_input.open_stdin()
 
@@ -156,7 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Translate sentences given as arguments, in --file, on stdin one per line, or typed at a terminal.",
     )
     t.add_argument("sentences", nargs="*", help="sentences to translate; none: read lines from --file or stdin")
-    t.add_argument("--model", default=DEFAULT_BUNDLE, help=f"the exported bundle (default: {DEFAULT_BUNDLE})")
+    t.add_argument(
+        "--model",
+        action="append",
+        help=f"the exported bundle (default: {DEFAULT_BUNDLE}); given more than once: an ensemble, their next-token log-probabilities averaged",
+    )
     t.add_argument("--file", help="read sentences from this UTF-8 file, one per line")
     t.add_argument("--beam", type=_positive, help=f"beam size, at most {MAX_BEAM} (default 1: greedy; with --n-best N: N)")
     t.add_argument(
@@ -203,6 +208,9 @@ def _check_translate_args(parser: argparse.ArgumentParser, args) -> None:
     """Option combinations that cannot do what they say: refused before anything loads."""
     if args.sentences and args.file:
         parser.error("give sentences as arguments or with --file, not both")
+    args.model = args.model or [DEFAULT_BUNDLE]
+    if args.attention and len(args.model) > 1:
+        parser.error("--attention draws one model's attention: give one --model, not an ensemble")
     if args.attention and (not args.sentences or Path(args.attention).suffix.lower() not in (".html", ".png")):
         parser.error("--attention OUT.html or OUT.png draws the sentences given as arguments")
     if args.beam is None:

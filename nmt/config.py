@@ -91,6 +91,8 @@ class TrainParams:
     strategy: Literal["default", "mirrored", "multi_worker"] = "default"
     intra_op_threads: int = _f(1, lo=0)
     average_last: int = _f(1, lo=1)
+    select: Literal["val_loss", "dev_bleu"] = "val_loss"
+    patience: int = _f(0, lo=0)
     label_smoothing: float = _f(0.0, lo=0.0, hi=1.0, hi_open=True)
     precision: Literal["float32", "bfloat16"] = "float32"
 
@@ -104,6 +106,7 @@ class EvalParams:
     batch_size: int = _f(64, lo=1)
     samples: int = _f(10, lo=0)
     show_unk: bool = False
+    ensemble: list[str] = _f([])  # bundles decoded together with models/bundle (nmt/ensemble.py)
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,14 @@ def _cross_checks(p: Params, problems: list[str]):
         problems.append(f"train.average_last: {p.train.average_last} epochs to average, but epochs is {p.epochs}")
     if p.train.average_last > 1 and p.train.strategy == "multi_worker":
         problems.append("train.average_last: averaging is not supported with train.strategy=multi_worker (set it to 1)")
+    if p.train.strategy == "multi_worker":  # the chief alone computes dev BLEU; all workers must stop together
+        if p.train.select != "val_loss":
+            problems.append("train.select: dev_bleu is not supported with train.strategy=multi_worker (set it to val_loss)")
+        if p.train.patience:
+            problems.append("train.patience: early stopping is not supported with train.strategy=multi_worker (set it to 0)")
+    for i, path in enumerate(p.eval.ensemble):
+        if not isinstance(path, str) or not path.strip():
+            problems.append(f"eval.ensemble[{i}]: {path!r} is not the path of a bundle folder")
     if p.data.sha256 is not None and not _is_sha256(p.data.sha256):
         problems.append(f"data.sha256: {p.data.sha256!r} is not 64 hexadecimal digits")
 

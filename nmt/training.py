@@ -1,10 +1,11 @@
 """Training: teacher forcing over the training split, checkpoints, resume, curves.
 
 `train()` builds the model from params, resumes from the newest matching checkpoint if there
-is one, runs `model.fit` over the remaining epochs and returns the model to keep (the best
-epoch by validation loss, or the average of the last epochs) with what the stage writes about
-it. Per-epoch curves go to dvclive; progress goes to stdout. The loss lives in nmt/loss.py,
-checkpoints and their averaging in nmt/checkpoints.py, the files read in nmt/artifacts.py.
+is one, runs `model.fit` over the remaining epochs (or fewer: `train.patience`) and returns the
+model to keep (the best epoch by `train.select`, or an average of epochs; nmt/selection.py) with
+what the stage writes about it. Per-epoch curves go to dvclive; progress goes to stdout. The
+loss lives in nmt/loss.py, checkpoints and their averaging in nmt/checkpoints.py, the files read
+in nmt/artifacts.py.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from nmt.fsutil import read_lines
 from nmt.loss import compile_model
 from nmt.model import build_seq2seq
 from nmt.runtime import precision, set_determinism, set_intra_op_threads
+from nmt.selection import averaged_epochs, best_record, best_window, checkpoint_every_epoch, improves, stop_reason
 
 
 @dataclass
@@ -47,16 +49,18 @@ class TrainingState:
     """What a checkpoint carries besides the weights (its state.json, with epoch and fingerprint)."""
 
     history: list[dict] = field(default_factory=list)  # per epoch: {metric: value}
-    best: BestEpoch | None = None  # by validation loss
+    best: BestEpoch | None = None  # by `train.select`
     rng: list | None = None  # the dropout generators' states (`random_states`)
+    stopped: str | None = None  # why training stopped before `epochs` (`train.patience`)
 
     @property
     def epochs_done(self) -> int:
         return len(self.history)
 
     def to_dict(self) -> dict:
-        d = {"history": self.history, "best": vars(self.best) if self.best else None}
-        return d if self.rng is None else {**d, "rng": self.rng}
+        d = {"history": self.history, "best": self.best.to_dict() if self.best else None}
+        d = d if self.rng is None else {**d, "rng": self.rng}
+        return d if self.stopped is None else {**d, "stopped_early": {"epoch": self.epochs_done, "reason": self.stopped}}
 
     @classmethod
     def from_checkpoint(cls, c: Checkpoint) -> TrainingState:
@@ -111,15 +115,20 @@ def _train(params: Params, paths: Paths, work: Path, dev_bleu: bool) -> Training
     first = state.epochs_done
     steps = batches_per_epoch(len(train_ids), t.batch_size)
     tokens = sum(len(x) + 1 for x in train_ids.target)
+    state.stopped = stop_reason(state.history, t)  # a resumed run that had stopped early stays stopped
     todo = f"epochs {first + 1}..{params.epochs}" if first < params.epochs else f"all {params.epochs} epochs done already"
+    if state.stopped:
+        todo = f"stopped early at epoch {first} of {params.epochs}: {state.stopped}; raise train.patience or set it to 0 to train on"
     print(f"train: {len(train_ids):,} pairs, {steps} batches of {t.batch_size}, {model.count_params():,} parameters; {todo}", flush=True)
     scorer = None
+    if t.select == "dev_bleu" and not (dev_bleu and role.chief):
+        raise ValueError("train.select=dev_bleu needs the per-epoch dev BLEU (dev_bleu=True, on the chief)")
     if dev_bleu and role.chief:
         from nmt.devbleu import DevBleu
 
         scorer = DevBleu(seq.inference, dev_ids, read_lines(paths.split / "dev.tgt"), vocab.text.target, vocab.target)
     callback = EpochEnd(params=params, store=store, best_path=best_path, state=state, live=live, steps=steps, tokens=tokens, role=role, dev_bleu=scorer)
-    if first < params.epochs:
+    if first < params.epochs and not state.stopped:
         dataset = training_dataset(train_ids, t.batch_size, seed=params.seed, first_epoch=first, shard=(role.index, role.count))
         build_for_fit(model, strategy, dataset)
         model.fit(
@@ -136,9 +145,12 @@ def _train(params: Params, paths: Paths, work: Path, dev_bleu: bool) -> Training
         print(f"train: worker {role.index} done; weights sha256 {weights_digest(model)}", flush=True)
     if not role.chief:  # the chief alone writes the results
         return None
-    averaged = keep_final_weights(model, params, store, best_path, dev_ids, live)
+    stopped_at = None
+    if state.stopped:
+        stopped_at = live.summary["stopped_at"] = state.epochs_done
+    averaged = keep_final_weights(model, params, state, store, best_path, dev_ids, live, scorer)
     live.end()
-    info = TrainedModel(model=params.model, seed=params.seed, best=state.best, epochs=params.epochs, averaged=averaged)
+    info = TrainedModel(model=params.model, seed=params.seed, best=state.best, epochs=params.epochs, averaged=averaged, stopped_at=stopped_at)
     return TrainingResult(model, info, speed_summary(callback.epoch_seconds, tokens, callback.dev_bleu_seconds))
 
 
@@ -157,27 +169,32 @@ def resume(model: keras.Model, strategy, store: CheckpointStore, epochs: int, be
     if state.rng is not None:
         for variable, value in zip(random_states(model), state.rng, strict=True):
             variable.assign(value)
-    return TrainingState(state.history, state.best)  # `rng` is written afresh at the next checkpoint
+    return TrainingState(state.history, state.best)  # `rng` is written afresh at the next checkpoint, `stopped` decided again
 
 
-def keep_final_weights(model: keras.Model, params: Params, store: CheckpointStore, best_path: Path, dev_ids, live) -> Averaged | None:
-    """Set `model` to the weights to keep: the average of the last `train.average_last` epochs
-    (evaluated on dev, returned), or the best epoch's (None)."""
+def keep_final_weights(
+    model: keras.Model, params: Params, state: TrainingState, store: CheckpointStore, best_path: Path, dev_ids, live, scorer=None
+) -> Averaged | None:
+    """Set `model` to the weights to keep: an average of `train.average_last` epochs (evaluated on
+    dev, returned; which epochs: nmt/selection.py), or the best epoch's (None)."""
     n = params.train.average_last
     if n == 1:
         model.load_weights(best_path)
         return None
-    epochs = average_checkpoints(model, store, params.epochs, n)
+    window = averaged_epochs(state.history, params.train)
+    epochs = average_checkpoints(model, store, window[-1], n)
     scores = model.evaluate(evaluation_dataset(dev_ids, params.train.batch_size), verbose=0, return_dict=True)
     # With label smoothing the plain cross-entropy too, comparable across runs.
-    averaged = Averaged(epochs, float(scores["loss"]), float(scores["nll"]) if "nll" in scores else None)
+    bleu = scorer()[0] if params.train.select == "dev_bleu" else None  # the inference models share the averaged weights
+    averaged = Averaged(epochs, float(scores["loss"]), float(scores["nll"]) if "nll" in scores else None, bleu)
     for name, value in averaged.to_dict().items():
         if name != "epochs":
             live.summary[f"averaged_{name}"] = value
     live.make_summary()
     print(
         f"train: averaged the weights of epochs {epochs[0]}..{epochs[-1]}: val_loss {averaged.val_loss:.4f}"
-        + (f", val_nll {averaged.val_nll:.4f}" if averaged.val_nll is not None else ""),
+        + (f", val_nll {averaged.val_nll:.4f}" if averaged.val_nll is not None else "")
+        + (f", dev BLEU {averaged.val_bleu}" if averaged.val_bleu is not None else ""),
         flush=True,
     )
     return averaged
@@ -232,11 +249,14 @@ class EpochEnd(keras.callbacks.Callback):
         if self.dev_bleu is not None:  # after the epoch's timing: it is not training time
             metrics["val_bleu"], bleu_seconds = self.dev_bleu()
             self.dev_bleu_seconds.append(bleu_seconds)
-        state = self.state
+        state, t = self.state, self.p.train
         state.history.append(metrics)
-        if state.best is None or metrics["val_loss"] < state.best.val_loss:
-            state.best = BestEpoch(n, metrics["val_loss"])
+        if improves(t.select, metrics, state.best):
+            state.best = best_record(t.select, n, metrics)
             self.model.save_weights(self.best_path)
+        state.stopped = stop_reason(state.history, t)
+        if state.stopped:
+            self.model.stop_training = True
         log_epoch(self.live, n, metrics, state.best)
         print(
             f"epoch {n}/{self.p.epochs}: loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f}, "
@@ -247,10 +267,13 @@ class EpochEnd(keras.callbacks.Callback):
             + ("  (best)" if state.best.epoch == n else ""),
             flush=True,
         )
-        averaged = n > self.p.epochs - self.p.train.average_last  # each averaged epoch needs its checkpoint
-        if self.role.chief and (n % self.p.train.save_every == 0 or n == self.p.epochs or averaged):
+        if state.stopped:
+            print(f"train: stopping early after epoch {n} of {self.p.epochs}: {state.stopped}", flush=True)
+        averaged = n > self.p.epochs - t.average_last or checkpoint_every_epoch(t)  # each averaged epoch needs its checkpoint
+        if self.role.chief and (n % t.save_every == 0 or n == self.p.epochs or averaged or state.stopped):
             state.rng = [v.numpy().tolist() for v in random_states(self.model)]
-            path = self.store.save(n, self.model, self.best_path, state.to_dict())
+            keep = best_window(state.history, t.average_last) if t.select == "dev_bleu" and t.average_last > 1 else ()
+            path = self.store.save(n, self.model, self.best_path, state.to_dict(), keep)
             print(f"  checkpoint: {path}", flush=True)
 
 
@@ -274,4 +297,6 @@ def log_epoch(live, n: int, metrics: dict, best: BestEpoch) -> None:
         split = "dev" if name.startswith("val_") else "train"
         live.log_metric(f"{split}/{name.removeprefix('val_')}", value)
     live.summary["best_epoch"], live.summary["best_val_loss"] = best.epoch, best.val_loss
+    if best.val_bleu is not None:
+        live.summary["best_val_bleu"] = best.val_bleu
     live.make_summary()

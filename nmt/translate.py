@@ -2,6 +2,7 @@
 
     from nmt.translate import Translator
     Translator("models/bundle").translate(["I can't tell who will arrive first."])
+    Translator(["models/bundle", "other/bundle"]).translate([...])   # an ensemble (nmt/ensemble.py)
 
 Input goes through the same text pipeline as the training data; an empty line gives an empty
 line. Sentences are decoded in batches of similar length. Words the model cannot produce are
@@ -12,14 +13,16 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from nmt.bundle import Bundle, load_bundle
+from nmt.bundle import Bundle
 from nmt.data import pad
 from nmt.decoding import Decoder, max_lengths
+from nmt.ensemble import load_ensemble
 from nmt.limits import MAX_INPUT_TOKENS, MAX_LEN_A, MAX_LEN_B
 from nmt.unk import carry_numbers, needs_carrying, output_positions, replace_unknowns, target_in
 from nmt.vocab import UNK_ID
@@ -35,9 +38,15 @@ class Hypothesis:
 
 
 class Translator:
-    def __init__(self, bundle: Bundle | str | Path = "models/bundle", *, max_input_tokens: int = MAX_INPUT_TOKENS):
-        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-        self.decoder = Decoder(self.bundle.inference)
+    """Translates with one bundle, or with several as an ensemble (a list: their next-token
+    log-probabilities averaged at every step, nmt/ensemble.py). `bundle` is the first (or only)
+    one: its vocabularies and text pipelines, which the others must share, are the ensemble's."""
+
+    def __init__(self, bundle: Bundle | str | Path | Sequence[Bundle | str | Path] = "models/bundle", *, max_input_tokens: int = MAX_INPUT_TOKENS):
+        members = list(bundle) if isinstance(bundle, (list, tuple)) else [bundle]
+        self.bundles, models = load_ensemble(members)
+        self.bundle = self.bundles[0]
+        self.decoder = Decoder(models)
         self.max_input_tokens = max_input_tokens
 
     def translate(self, sentences: list[str], **options) -> list[str]:

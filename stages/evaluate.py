@@ -5,14 +5,20 @@ were prepared; the hypotheses as the corpus writes text, without the display tru
 with source words carried over instead of `<unk>` unless `eval.show_unk`), metrics/hypotheses.txt (every test translation), metrics/hypotheses.tok.txt (the
 same in corpus tokens, for BLEU on corpus tokens), metrics/samples.md (a few, for reviews) and
 the decoding time. References are data/split/test.ref: the corpus's own, never normalised.
+With `eval.ensemble` (more bundle folders) the test set is decoded by models/bundle and those
+together (nmt/ensemble.py); eval.json then names each member with its manifest's sha256, since
+DVC does not track them (README, "Ensembles").
 """
 
+import hashlib
 import sys
 import time
+from pathlib import Path
 
 from nmt.artifacts import PATHS
 from nmt.config import load_params
 from nmt.fsutil import read_lines, write_json, write_lines, write_text
+from nmt.manifest import MANIFEST
 from nmt.stage import run_stage
 
 BUNDLE, SPLIT, METRICS, TIMINGS = PATHS.bundle, PATHS.split, PATHS.metrics, PATHS.timings
@@ -23,7 +29,8 @@ def main() -> int:
     from nmt.evaluation import raw_references, reference_rule, samples_markdown, score
     from nmt.translate import Translator
 
-    translator = Translator(BUNDLE)
+    members = [BUNDLE, *opts.ensemble]
+    translator = Translator(members)
     b = translator.bundle
     src, ref = read_lines(SPLIT / "test.src"), read_lines(SPLIT / "test.ref")
     pretokenized = b.config.pretokenized
@@ -47,8 +54,13 @@ def main() -> int:
     hyp_tokens = [h.tokens for h in hyps]
     scores = score(hyp_text, ref_text, b.target_text.lang, hyp_tokens=hyp_tokens if pretokenized else None, ref_tokens=ref if pretokenized else None)
     search = "greedy" if opts.beam_size == 1 else f"beam {opts.beam_size}"
+    ensemble = {}
+    if opts.ensemble:  # which bundles these were (DVC tracks only models/bundle)
+        search += f", ensemble of {len(members)}"
+        ensemble = {"ensemble": {str(m): sha256_file(Path(m) / MANIFEST) for m in members}}
     write_json(
-        METRICS / "eval.json", {"test_sentences": len(src), "search": search, **scores, "references": reference_rule(b.target_text, pretokenized=pretokenized)}
+        METRICS / "eval.json",
+        {"test_sentences": len(src), "search": search, **scores, "references": reference_rule(b.target_text, pretokenized=pretokenized), **ensemble},
     )
     write_json(
         TIMINGS / "eval_speed.json",
@@ -78,6 +90,10 @@ def main() -> int:
         + f" ({len(src) / seconds:.0f} sentences/s)"
     )
     return 0
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 if __name__ == "__main__":
