@@ -35,4 +35,6 @@ keep=$here/benchmarks/results/quality/$name
 mkdir -p "$keep"
 cp metrics/hypotheses.txt metrics/eval.json params.yaml data/split/test.ref "$keep/"
 [[ -f metrics/hypotheses.tok.txt ]] && cp metrics/hypotheses.tok.txt "$keep/"
+# The train stage's epoch lines (losses, dev BLEU, seconds): benchmarks/quality_per_minute.py reads them.
+grep -E '^epoch [0-9]+/' run.log > "$keep/epochs.log" || true
 grep '^== .* dvc exp run' run.log | tail -1 | cut -d' ' -f2- > "$keep/command.txt"  # date, commit, command

@@ -77,7 +77,7 @@ class ModelParams:
     layers: int = _f(1, lo=1)
     bidirectional: bool = False
     attention: Literal["none", "dot", "general", "additive"] = "dot"
-    dropout: float = _f(0.0, lo=0.0, hi=1.0, hi_open=True)
+    dropout: float = _f(0.2, lo=0.0, hi=1.0, hi_open=True)
 
 
 @dataclass(frozen=True)
@@ -90,15 +90,16 @@ class TrainParams:
     keep_runs: int = _f(2, lo=0)
     strategy: Literal["default", "mirrored", "multi_worker"] = "default"
     intra_op_threads: int = _f(1, lo=0)
-    average_last: int = _f(1, lo=1)
+    average_last: int = _f(3, lo=1)
     select: Literal["val_loss", "dev_bleu"] = "val_loss"
     patience: int = _f(0, lo=0)
     label_smoothing: float = _f(0.0, lo=0.0, hi=1.0, hi_open=True)
+    precision: Literal["float32", "bfloat16"] = "bfloat16"
 
 
 @dataclass(frozen=True)
 class EvalParams:
-    beam_size: int = _f(1, lo=1)
+    beam_size: int = _f(5, lo=1)
     length_penalty: float = _f(1.0, lo=0.0)
     max_len_a: float = _f(MAX_LEN_A, lo=0.0)
     max_len_b: int = _f(MAX_LEN_B, lo=0)
@@ -117,7 +118,7 @@ class TruecaseParams:
 @dataclass(frozen=True)
 class Params:
     seed: int = _f(42, lo=0, hi=2**32 - 1)  # numpy's and TensorFlow's seeds are 32-bit
-    epochs: int = _f(5, lo=1)
+    epochs: int = _f(8, lo=1)
     data: DataParams = field(default_factory=DataParams)
     vocab: VocabParams = field(default_factory=VocabParams)
     model: ModelParams = field(default_factory=ModelParams)

@@ -21,6 +21,9 @@ from keras import layers, ops
 
 from nmt.config import ModelParams
 
+# The recurrent layer of each `model.cell` (benchmarks/bench_train.py swaps in variants to measure them).
+RNN_LAYERS = {"lstm": layers.LSTM, "gru": layers.GRU}
+
 
 @keras.saving.register_keras_serializable(package="nmt")
 class PaddingMask(layers.Layer):
@@ -200,8 +203,7 @@ class Seq2Seq:
 
 
 def _rnn(cell: str, units: int, name: str) -> layers.Layer:
-    rnn = layers.LSTM if cell == "lstm" else layers.GRU
-    return rnn(units, return_sequences=True, return_state=True, name=name)
+    return RNN_LAYERS[cell](units, return_sequences=True, return_state=True, name=name)
 
 
 def build_seq2seq(p: ModelParams, source_vocab_size: int, target_vocab_size: int, *, seed: int = 0) -> Seq2Seq:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import tensorflow as tf
 
@@ -32,3 +34,17 @@ def set_intra_op_threads(n: int) -> None:
             f"{tf.config.threading.get_intra_op_parallelism_threads() or 'its own choice of'} threads; "
             "run the training in a fresh process (python stages/train.py)"
         ) from None
+
+
+@contextlib.contextmanager
+def precision(name: str):
+    """train.precision while building and training: "bfloat16" builds the layers with Keras's
+    mixed_bfloat16 policy (products in bfloat16; weights, loss and optimizer in float32),
+    "float32" with float32 throughout. The process's previous policy is restored on exit (a
+    built model keeps its own); the exported bundle is rebuilt in float32 (stages/export.py)."""
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if name == "bfloat16" else "float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)

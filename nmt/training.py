@@ -40,7 +40,7 @@ from nmt.errors import UserError
 from nmt.fsutil import read_lines
 from nmt.loss import compile_model
 from nmt.model import build_seq2seq
-from nmt.runtime import set_determinism, set_intra_op_threads
+from nmt.runtime import precision, set_determinism, set_intra_op_threads
 from nmt.selection import averaged_epochs, best_record, best_window, checkpoint_every_epoch, improves, stop_reason
 
 
@@ -79,7 +79,7 @@ def train(params: Params, paths: Paths = PATHS, *, dev_bleu: bool = True) -> Tra
     """Train (or resume) and return what the stage writes; None on a worker other than the chief.
     `dev_bleu=False` leaves out the per-epoch dev BLEU (nmt/devbleu.py); nothing else changes."""
     sweep_work_folders()
-    with scratch_folder() as work:
+    with scratch_folder() as work, precision(params.train.precision):
         return _train(params, paths, work, dev_bleu)
 
 

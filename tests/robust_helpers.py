@@ -37,7 +37,7 @@ _TGT = [
 TINY = {
     "epochs": 2,
     "model": {"embedding_dim": 4, "units": 4, "attention": "dot"},
-    "train": {"batch_size": 4, "save_every": 1, "keep_last": 2, "intra_op_threads": 0},
+    "train": {"batch_size": 4, "save_every": 1, "keep_last": 2, "intra_op_threads": 0, "average_last": 1},
 }
 
 

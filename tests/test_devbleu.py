@@ -14,7 +14,7 @@ TINY = {
     "epochs": 2,
     "data": {"max_train_pairs": 300},
     "model": {"embedding_dim": 8, "units": 8, "dropout": 0.2},  # dropout: the random state must not move either
-    "train": {"batch_size": 32, "save_every": 1, "keep_last": 2},
+    "train": {"batch_size": 32, "save_every": 1, "keep_last": 2, "average_last": 1},
 }
 
 TRAIN = """

@@ -16,7 +16,7 @@ TINY = {
     "epochs": 1,
     "data": {"max_train_pairs": 300},
     "model": {"embedding_dim": 8, "units": 8},
-    "train": {"batch_size": 32, "save_every": 1, "keep_last": 2, "strategy": "multi_worker"},
+    "train": {"batch_size": 32, "save_every": 1, "keep_last": 2, "strategy": "multi_worker", "average_last": 1},
     "eval": {"samples": 2},
 }
 

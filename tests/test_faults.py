@@ -23,7 +23,7 @@ FAULT = {
     "epochs": 4,
     "data": {"max_train_pairs": 3000},
     "model": {"embedding_dim": 16, "units": 16, "dropout": 0.1},
-    "train": {"batch_size": 32, "save_every": 2, "keep_last": 2},
+    "train": {"batch_size": 32, "save_every": 2, "keep_last": 2, "average_last": 1},
     "eval": {"samples": 3},
 }
 

@@ -20,7 +20,7 @@ TINY = {
     "epochs": 2,
     "data": {"max_train_pairs": 400},
     "model": {"embedding_dim": 16, "units": 16},
-    "train": {"batch_size": 32, "save_every": 1, "keep_last": 2},
+    "train": {"batch_size": 32, "save_every": 1, "keep_last": 2, "average_last": 1},
     "eval": {"samples": 3},
 }
 
