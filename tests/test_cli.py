@@ -179,7 +179,13 @@ def test_lines_already_in_the_pipe_are_batched_and_a_slow_producer_is_not_waited
 
 # ---- the interactive mode, in a pseudo-terminal ------------------------------------------------
 # In a new session, take the terminal on stdin as the controlling one (so that ^C is SIGINT), then run nmt.
-TAKE_TERMINAL = "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+# The child takes the pseudo-terminal as its terminal and gets Ctrl-C's default disposition back,
+# as from an interactive shell: a test run in the background of a non-interactive shell inherits
+# SIGINT ignored, and Python then never turns Ctrl-C into KeyboardInterrupt.
+TAKE_TERMINAL = (
+    "import fcntl, os, signal, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
 
 
 def spawn_in_terminal(args):
