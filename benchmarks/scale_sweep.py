@@ -116,8 +116,9 @@ def make_corpus(pairs: int, path: Path, seed: int) -> dict:
     return {"path": str(path), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
-def make_clone(dest: Path, corpus: dict) -> None:
+def make_clone(dest: Path, corpus: dict, rev: str) -> None:
     subprocess.run(["git", "clone", "-q", str(ROOT), str(dest)], check=True)
+    subprocess.run(["git", "-C", str(dest), "checkout", "-q", rev], check=True)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     params["data"].update(corpus="custom", url=corpus["path"], sha256=corpus["sha256"])
     params["data"]["custom"] = {"format": "tsv", "languages": ["en", "ja"], "pretokenized": True, "lowercase": False}
@@ -125,28 +126,30 @@ def make_clone(dest: Path, corpus: dict) -> None:
 
 
 def run_child(cwd: Path, argv: list[str], log: Path, *, env: dict | None = None, timeout: float = 3600) -> dict:
-    """Run `argv` in `cwd`; its wall time, peak resident memory and the monotonic times of its stdout."""
+    """Run `argv` in `cwd`; its wall time, peak resident memory and the lines it marked "probe: ".
+
+    The peak comes from GNU time (`%M`), a small process of its own: measured from this one, a
+    child's ru_maxrss would start at this process's size, which exec hands on (Linux)."""
     env = {**os.environ, "PYTHONPATH": str(cwd), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    rss = log.with_suffix(".rss")
     start = time.monotonic()
     with open(log, "w") as out:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - start > timeout:
-                proc.kill()
-                _, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.2)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+        proc = subprocess.Popen(
+            ["/usr/bin/time", "-o", str(rss), "-f", "%M", *argv], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
     wall = time.monotonic() - start
     text = log.read_text(errors="replace")
+    peak_kib = int(rss.read_text().split()[-1])
     probes = [line.split()[1:] for line in text.splitlines() if line.startswith("probe: ")]
     return {
         "rc": proc.returncode,
         "wall_s": round(wall, 1),
-        "peak_rss_mib": round(usage.ru_maxrss / 1024),
+        "peak_rss_mib": round(peak_kib / 1024),
         "start": start,
         "probes": probes,
         "log_tail": text[-600:],
@@ -162,11 +165,11 @@ def sweep_size(pairs: int, args) -> dict:
     corpus["generate_s"] = round(time.monotonic() - t, 1)
     print(f"== {pairs:,} pairs: {corpus['bytes'] / 1e6:.0f} MB in {corpus['generate_s']} s", flush=True)
     clone = work / "repo"
-    make_clone(clone, corpus)
+    make_clone(clone, corpus, args.rev)
     logs = work / "logs"
     logs.mkdir()
     out = {"pairs": pairs, "corpus": {k: v for k, v in corpus.items() if k != "path"}, "stages": {}}
-    for stage in STAGES:
+    for stage in args.stages.split(","):
         r = run_child(clone, [sys.executable, f"stages/{stage}.py"], logs / f"{stage}.log")
         del r["start"], r["probes"]
         out["stages"][stage] = r
@@ -174,8 +177,13 @@ def sweep_size(pairs: int, args) -> dict:
         if r["rc"]:
             print(r["log_tail"], flush=True)
             return out
-    out["split_metrics"] = json.loads((clone / "metrics/split.json").read_text())
-    out["vocab_metrics"] = json.loads((clone / "metrics/vocab.json").read_text())
+    for name in ("split", "vocab"):
+        if (clone / f"metrics/{name}.json").exists():
+            out[f"{name}_metrics"] = json.loads((clone / f"metrics/{name}.json").read_text())
+    if args.no_train:
+        if not args.keep:
+            shutil.rmtree(work)
+        return out
 
     r = run_child(clone, [sys.executable, "-c", TRAIN_PROBE], logs / "train.log", env={"PROBE_BATCHES": str(args.train_batches)}, timeout=args.train_timeout)
     marks = {("fit" if p[0] == "fit" else f"batch_{p[1]}"): float(p[-1]) - r["start"] for p in r.pop("probes")}
@@ -201,17 +209,19 @@ def sweep_size(pairs: int, args) -> dict:
 
 
 def table() -> str:
-    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"), key=lambda p: int(p.stem))]
+    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"), key=lambda p: (int(p.stem.split("-")[0]), p.stem))]
     head = "| pairs (kept for training) | " + " | ".join(STAGES) + " | train (to first batch) | input pipeline alone | training steps |\n"
     head += "|---" * (len(STAGES) + 4) + "|\n"
     for r in rows:
-        cells = [f"{r['pairs']:,} ({r.get('split_metrics', {}).get('train_pairs', 0):,})"]
-        cells += [f"{r['stages'][s]['wall_s']} s, {r['stages'][s]['peak_rss_mib'] / 1024:.2f} GiB" for s in STAGES if s in r["stages"]]
+        cells = [f"{r['pairs']:,} ({r.get('split_metrics', {}).get('train_pairs', 0):,}) at {r['commit'][:7]}"]
+        cells += [f"{r['stages'][s]['wall_s']} s, {r['stages'][s]['peak_rss_mib'] / 1024:.2f} GiB" if s in r["stages"] else "—" for s in STAGES]
         if "train" in r:
             t, p = r["train"], r["input_pipeline"]
             cells.append(f"{t['first_batch_s']} s, {t['peak_rss_mib'] / 1024:.2f} GiB")
             cells.append(f"{p.get('batches_per_s')} batches/s ({p.get('first_batch_s')} s to the first), {p['peak_rss_mib'] / 1024:.2f} GiB")
             cells.append(f"{t.get('batches_per_s')} batches/s")
+        else:
+            cells += ["—"] * 3
         head += "| " + " | ".join(cells) + " |\n"
     return head
 
@@ -224,6 +234,10 @@ def main() -> int:
     ap.add_argument("--train-batches", type=int, default=200)
     ap.add_argument("--train-timeout", type=float, default=1200)
     ap.add_argument("--pipeline-seconds", type=float, default=30)
+    ap.add_argument("--rev", default="HEAD", help="the commit of this repository whose stage code runs")
+    ap.add_argument("--stages", default=",".join(STAGES), help="the stages to run, in order")
+    ap.add_argument("--no-train", action="store_true", help="leave out the train and input pipeline measurements")
+    ap.add_argument("--tag", default="", help="results go to <pairs>-<tag>.json")
     ap.add_argument("--keep", action="store_true", help="keep the corpus and clone under --work")
     ap.add_argument("--table", action="store_true", help="only print the table of benchmarks/results/scale/")
     args = ap.parse_args()
@@ -231,7 +245,7 @@ def main() -> int:
         print(table())
         return 0
     RESULTS.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", args.rev], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     for pairs in (int(s) for s in args.sizes.split(",")):
         meta = {
             "command": " ".join(sys.argv),
@@ -242,7 +256,7 @@ def main() -> int:
         }
         result = sweep_size(pairs, args)
         result = {**meta, "load_after": os.getloadavg(), **result}
-        (RESULTS / f"{pairs}.json").write_text(json.dumps(result, indent=1) + "\n")
+        (RESULTS / f"{pairs}{'-' + args.tag if args.tag else ''}.json").write_text(json.dumps(result, indent=1) + "\n")
     print(table())
     return 0
 
