@@ -208,6 +208,13 @@ def sweep_size(pairs: int, args) -> dict:
     return out
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def table() -> str:
     rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"), key=lambda p: (int(p.stem.split("-")[0]), p.stem))]
     head = "| pairs (kept for training) | " + " | ".join(STAGES) + " | train (to first batch) | input pipeline alone | training steps |\n"
@@ -251,7 +258,7 @@ def main() -> int:
             "command": " ".join(sys.argv),
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "commit": commit,
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
+            "machine": f"{cpu_model()}, {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
             "load_before": os.getloadavg(),
         }
         result = sweep_size(pairs, args)
