@@ -226,8 +226,8 @@ def table() -> str:
         if "train" in r:
             t, p = r["train"], r["input_pipeline"]
             cells.append(f"{t['first_batch_s']} s, {t['peak_rss_mib'] / 1024:.2f} GiB")
-            cells.append(f"{p.get('batches_per_s')} batches/s ({p.get('first_batch_s')} s to the first), {p['peak_rss_mib'] / 1024:.2f} GiB")
-            cells.append(f"{t.get('batches_per_s')} batches/s")
+            cells.append(f"{p.get('batches_per_s', 0):,.0f} batches/s ({p.get('first_batch_s')} s to the first), {p['peak_rss_mib'] / 1024:.2f} GiB")
+            cells.append(f"{t.get('batches_per_s', 0):.1f} batches/s")
         else:
             cells += ["—"] * 3
         head += "| " + " | ".join(cells) + " |\n"
