@@ -287,10 +287,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print(file=sys.stderr)
+        if "tensorflow" in sys.modules and not _in_tests():
+            # Ctrl-C can land while TensorFlow is half started; tearing the interpreter down then
+            # can wait on its threads. Nothing is left to write: leave at once.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
     except BrokenPipeError:  # e.g. `nmt translate < big.txt | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout at exit
         return 0
+
+
+def _in_tests() -> bool:
+    """main() called inside a test process (pytest), where exiting the process is not ours to do."""
+    return "pytest" in sys.modules
 
 
 if __name__ == "__main__":

@@ -203,6 +203,21 @@ def read_until(fd: int, text: str, timeout: float = 240) -> str:
     return seen.decode()
 
 
+def read_while_running(proc, fd: int, timeout: float) -> str:
+    """What the terminal shows until `proc` exits (read as it comes, so that a full terminal buffer
+    never blocks it); fails, showing it, if `proc` still runs after `timeout` seconds."""
+    seen, deadline = b"", time.monotonic() + timeout
+    while proc.poll() is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still running {timeout:.0f} s after Ctrl-C; the terminal shows {seen.decode(errors='replace')!r}")
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:  # EIO: the other side closed
+                time.sleep(0.05)
+    return seen.decode(errors="replace") + read_rest(fd)
+
+
 def read_rest(fd: int) -> str:
     seen = b""
     while True:
@@ -241,8 +256,8 @@ def test_ctrl_c_while_the_model_loads_quits_without_a_traceback(model):
     try:
         shown = read_until(term, "(Ctrl-C to cancel)")
         os.write(term, b"\x03")
-        assert proc.wait(120) == 130
-        shown += read_rest(term)
+        shown += read_while_running(proc, term, 120)
+        assert proc.returncode == 130, shown
         assert "Traceback" not in shown and "KeyboardInterrupt" not in shown and "en→ja>" not in shown
     finally:
         proc.kill()

@@ -21,7 +21,7 @@ TINY = {
     "data": {"max_train_pairs": 400},
     "model": {"embedding_dim": 16, "units": 16},
     "train": {"batch_size": 32, "save_every": 1, "keep_last": 2, "average_last": 1},
-    "eval": {"samples": 3},
+    "eval": {"samples": 3, "beam_size": 1},
 }
 
 

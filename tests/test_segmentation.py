@@ -106,8 +106,8 @@ TINY = {
     "epochs": 1,
     "data": {"reverse": True, "max_train_pairs": 400},
     "model": {"embedding_dim": 16, "units": 16},
-    "train": {"batch_size": 32, "save_every": 1, "keep_last": 1},
-    "eval": {"samples": 2},
+    "train": {"batch_size": 32, "save_every": 1, "keep_last": 1, "average_last": 1},
+    "eval": {"samples": 2, "beam_size": 1},
 }
 
 

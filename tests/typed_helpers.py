@@ -45,8 +45,13 @@ def trained_bundle(path, *, reverse: bool, epochs: int = 25):
     `reverse`, whose lower-cased English output gets a truecaser)."""
     keras.utils.set_random_seed(5)
     en, ja = corpus()
-    en_pipe, ja_pipe = TextPipeline("en", "word", True), TextPipeline("ja", "word", False)
+    en_pipe = TextPipeline("en", "word", True)
+    # A Japanese source is cut by MeCab, as the pipeline's ja->en does (data.segmenter auto); a
+    # Japanese target keeps the corpus's tokens.
+    ja_pipe = TextPipeline("ja", "word", False, segmenter="mecab") if reverse else TextPipeline("ja", "word", False)
     (src, src_pipe), (tgt, tgt_pipe) = ((ja, ja_pipe), (en, en_pipe)) if reverse else ((en, en_pipe), (ja, ja_pipe))
+    if reverse:  # the split stage's work: the source as its segmenter cuts it, spaces removed first
+        src = [src_pipe.prepare(line) for line in src]
     src_vocab = build_vocab((src_pipe.tokens(s) for s in src), min_freq=2)
     tgt_vocab = build_vocab((tgt_pipe.tokens(s) for s in tgt), min_freq=2)
     seq = build_seq2seq(ModelParams(embedding_dim=16, units=32), len(src_vocab), len(tgt_vocab), seed=5)
