@@ -26,7 +26,7 @@ class CorpusError(UserError, ValueError):
     """Bad corpus input; the message names the file and line."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a corpus of millions of pairs (BENCHMARKS.md, "Scale")
 class Pair:
     src: str
     tgt: str
@@ -139,6 +139,7 @@ def clean(
         # the model must see the words it will get from a user's sentence.
         s = src.prepare(p.src, pretokenized=pretokenized and not src.segments)
         t = tgt.prepare(p.tgt, pretokenized=pretokenized and not tgt.segments)
+        s, t = p.src if s == p.src else s, p.tgt if t == p.tgt else t  # one copy of a line cleaning left as it was
         if not s or not t:
             counts["dropped_empty"] += 1
             continue
@@ -179,10 +180,10 @@ def grouped_split(pairs: list[tuple[str, str]], *, dev_size: int, test_size: int
             i = parent[i]
         return i
 
-    first_seen: dict[tuple[int, str], int] = {}
-    for i, (s, t) in enumerate(pairs):
-        for key in ((0, s), (1, t)):
-            j = first_seen.setdefault(key, i)
+    first_seen: tuple[dict[str, int], dict[str, int]] = ({}, {})  # per side: a sentence's first pair
+    for i, pair in enumerate(pairs):
+        for side, sentence in enumerate(pair):
+            j = first_seen[side].setdefault(sentence, i)
             parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}
     for i in range(len(pairs)):
@@ -209,24 +210,26 @@ def make_split(
     wrote them (the references scores use); the counts kept and dropped per part. A corpus in
     one piece is cleaned, de-duplicated and split by `grouped_split`; an official split is kept,
     with dev and test whole (bar empty lines) so that scores compare with published ones, and
-    only the training part filtered and de-duplicated."""
+    only the training part filtered and de-duplicated. `parts` is emptied: each part as read is
+    freed once cleaned (a corpus of millions of pairs, BENCHMARKS.md "Scale")."""
     src, tgt = _until_trained(src), _until_trained(tgt)
     opts = dict(pretokenized=pretokenized, max_len=data.max_len)
     counts: dict[str, Counter] = {}
     if "all" in parts:
         counts["all"], raw = Counter(), []
-        kept = clean(parts["all"], src, tgt, dedupe=True, counts=counts["all"], raw_targets=raw, **opts)
+        kept = clean(parts.pop("all"), src, tgt, dedupe=True, counts=counts["all"], raw_targets=raw, **opts)
         if not kept:
             raise CorpusError(f"{where}: no pairs left after filtering{why_empty(counts['all'], data.max_len)}")
         split = grouped_split(kept, dev_size=data.dev_size, test_size=data.test_size, seed=seed)
-        raw_of = dict(zip(kept, raw))  # kept pairs are distinct (de-duplicated)
+        test = set(split["test"])
+        raw_of = {pair: ref for pair, ref in zip(kept, raw) if pair in test}  # kept pairs are distinct (de-duplicated)
         test_ref = [raw_of[pair] for pair in split["test"]]
     else:
         split, test_ref = {}, []
         for part in ("train", "dev", "test"):
             counts[part] = Counter()
             split[part] = clean(
-                parts[part],
+                parts.pop(part),
                 src,
                 tgt,
                 counts=counts[part],

@@ -97,3 +97,26 @@ def test_grouped_split_refuses_sizes_that_leave_nothing_to_train_on():
 def test_builtin_corpora_are_described_fully():
     for spec in BUILTIN.values():
         assert isinstance(spec, CorpusSpec) and len(spec.sha256) == 64 and spec.url.startswith("data/mirror/")
+
+
+def test_a_corpus_is_read_and_split_in_under_800_bytes_a_pair(tmp_path):
+    """About 4 GiB for 5 M pairs (BENCHMARKS.md, "Scale"); the corpus as read used to stay in
+    memory beside its cleaned copy, each line twice, for about 1,000 bytes a pair."""
+    import tracemalloc
+
+    from nmt.config import DataParams
+    from nmt.corpus import make_split
+
+    n = 10_000
+    lines = (f"the {i % 97} cat number {i} sat on a mat .\tle chat {i % 89} numéro {i} était assis sur un tapis .\n" for i in range(n))
+    write(tmp_path / "c" / "corpus.tsv", "".join(lines).encode())
+    spec = CorpusSpec("custom", "", "", "tsv", ("en", "fr"), pretokenized=True)
+    tracemalloc.start()
+    try:
+        parts = read_corpus(spec, tmp_path / "c", reverse=False)
+        split, test_ref, _ = make_split(parts, EN, FR, DataParams(), pretokenized=True, seed=1, where=tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sum(map(len, split.values())) == n and len(test_ref) == len(split["test"])
+    assert peak / n < 800, f"{peak / n:.0f} bytes a pair"  # 607 today, 1,041 before
