@@ -88,6 +88,31 @@ def _sentencepiece(model_file: str):
     return sentencepiece.SentencePieceProcessor(model_file=model_file)
 
 
+def _words(pieces: list[str]) -> list[list[str]]:
+    """sentencepiece pieces grouped by word: pieces never span a space, and "▁" starts a word."""
+    words: list[list[str]] = []
+    for piece in pieces:
+        if piece.startswith(SPACE) or not words:
+            words.append([])
+        words[-1].append(piece)
+    return words
+
+
+@functools.lru_cache(maxsize=4)
+def _restricted_sentencepiece(model_file: str, pieces: frozenset[str]):
+    """The model with its pieces outside `pieces` marked unused (what sentencepiece's C++
+    `SetVocabulary` does, which its Python module no longer offers); single characters stay."""
+    import sentencepiece
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    model = pb.ModelProto()
+    model.ParseFromString(Path(model_file).read_bytes())
+    for piece in model.pieces:
+        if piece.type == pb.ModelProto.SentencePiece.NORMAL and piece.piece not in pieces and len(piece.piece) > 1:
+            piece.type = pb.ModelProto.SentencePiece.UNUSED
+    return sentencepiece.SentencePieceProcessor(model_proto=model.SerializeToString())
+
+
 def train_subword_model(lines: Iterable[str], model_file: str | Path, *, vocab_size: int, lang: str, seed: int) -> Path:
     """A sentencepiece unigram model of corpus lines, written to `model_file` (…/name.model).
 
@@ -180,6 +205,33 @@ class TextPipeline:
         if self.level == "subword":
             return _sentencepiece(self.subword_model).encode(corpus_line, out_type=str)
         return list(corpus_line.replace(" ", SPACE))
+
+    def sampled_tokens(self, corpus_lines: list[str], *, alpha: float, seed: int, pieces: frozenset[str] | None = None) -> list[list[str]]:
+        """Subword regularisation (Kudo, 2018): each line's pieces drawn from all its segmentations
+        under the unigram model, their probabilities raised to `alpha` (small: more varied); the
+        same `seed` draws the same pieces. For training only: everything else takes `tokens`.
+        `pieces` (the vocabulary's): no other piece is drawn (a word drawn with one, such as a
+        lone character the best segmentation never uses, takes its best segmentation), so that
+        sampling makes no `<unk>` the best segmentation would not.
+
+        sentencepiece draws from one process-wide generator, reseeded here: lines are encoded one
+        at a time, in order (a list would be spread over threads that draw in no fixed order)."""
+        if self.level != "subword":
+            raise ValueError(f"sampled segmentations need the subword level, not {self.level!r}")
+        import sentencepiece
+
+        best = _sentencepiece(self.subword_model)
+        sp = best if pieces is None else _restricted_sentencepiece(self.subword_model, pieces)
+        sentencepiece.set_random_generator_seed(seed)
+        out = []
+        for line in corpus_lines:
+            drawn = sp.encode(line, out_type=str, enable_sampling=True, alpha=alpha, nbest_size=-1)
+            if pieces is not None and not pieces.issuperset(drawn):
+                drawn = [
+                    p for word in _words(drawn) for p in (word if pieces.issuperset(word) else best.encode("".join(word).replace(SPACE, " "), out_type=str))
+                ]
+            out.append(drawn)
+        return out
 
     def join(self, tokens: list[str]) -> str:
         """Model tokens back to corpus tokens joined by spaces."""
