@@ -14,7 +14,6 @@ compares the two on real corpus lines).
 from __future__ import annotations
 
 import functools
-import io
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from nmt.errors import UserError
-from nmt.segment import despace, segment
+from nmt.segment import despace, segment, train_unigram, trainer_message
 
 # Languages written without spaces between words: their corpus tokens come from a segmenter,
 # the corpus's own (KyTea for small_parallel_enja's Japanese) or ours (nmt/segment.py), and
@@ -114,39 +113,18 @@ def _restricted_sentencepiece(model_file: str, pieces: frozenset[str]):
 
 
 def train_subword_model(lines: Iterable[str], model_file: str | Path, *, vocab_size: int, lang: str, seed: int) -> Path:
-    """A sentencepiece unigram model of corpus lines, written to `model_file` (…/name.model).
-
-    Our own normalisation has run already (identity rule here); `<unk>` is the only special
-    piece (ours add `<pad>`, `<s>`, `</s>`); one thread and a fixed seed keep it reproducible.
-    """
-    import sentencepiece
-
+    """A sentencepiece unigram model of corpus lines, written to `model_file` (…/name.model), with
+    the trainer arguments the segmenter uses too (`nmt.segment.train_unigram`): `<unk>` is the
+    only special piece (ours add `<pad>`, `<s>`, `</s>`)."""
     model_file = Path(model_file)
     if model_file.suffix != ".model":
         raise ValueError(f"{model_file}: a sentencepiece model file name ends in .model")
-    sentencepiece.set_random_generator_seed(seed)
-    buffer = io.BytesIO()  # written by us: no path recorded inside the model, no .vocab file beside it
+    coverage = 0.9995 if lang in UNSEGMENTED else 1.0
     try:
-        sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(lines),
-            model_writer=buffer,
-            vocab_size=vocab_size,
-            model_type="unigram",
-            character_coverage=0.9995 if lang in UNSEGMENTED else 1.0,
-            normalization_rule_name="identity",
-            hard_vocab_limit=False,
-            num_threads=1,
-            unk_id=0,
-            bos_id=-1,
-            eos_id=-1,
-            pad_id=-1,
-            unk_surface="<unk>",
-            minloglevel=2,
-        )
+        model = train_unigram(lines, vocab_size=vocab_size, seed=seed, character_coverage=coverage, unk_surface="<unk>")
     except RuntimeError as e:  # e.g. fewer pieces asked for than the text has characters
-        message = str(e).split("] ", 1)[-1]
-        raise SubwordError(f"vocab.subword_size={vocab_size} for the {lang} side: {message}") from None
-    model_file.write_bytes(buffer.getvalue())
+        raise SubwordError(f"vocab.subword_size={vocab_size} for the {lang} side: {trainer_message(e)}") from None
+    model_file.write_bytes(model)
     return model_file
 
 
