@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import itertools
 import re
 import sys
 import tarfile
@@ -34,7 +35,8 @@ FIGURES = {"BLEU": "bleu", "BLEU corpus tokens": "bleu_corpus_tokens", "chrF": "
 def quality_rows(markdown: str) -> list[dict[str, str]]:
     """The rows of the table under `## Translation quality`, as {column: cell}."""
     section = markdown.split("## Translation quality", 1)[1].split("\n## ", 1)[0]
-    lines = [line for line in section.splitlines() if line.startswith("|")]
+    # The section's first table only: other tables (summaries of its rows) may follow it.
+    lines = list(itertools.takewhile(lambda line: line.startswith("|"), itertools.dropwhile(lambda line: not line.startswith("|"), section.splitlines())))
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     return [dict(zip(header, (c.strip() for c in line.strip("|").split("|")))) for line in lines[2:]]
 

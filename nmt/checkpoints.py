@@ -52,6 +52,7 @@ NOT_IN_FINGERPRINT = {
 }
 # `train.select` is in the fingerprint unless it is val_loss (so a default run's fingerprint is what
 # it was before the param existed): each checkpoint's best weights are the best by the run's metric.
+# `train.subword_sampling` likewise, unless it is 0 (off).
 
 
 def run_fingerprint(params: Params, data_files: list[Path]) -> str:
@@ -69,6 +70,8 @@ def run_fingerprint(params: Params, data_files: list[Path]) -> str:
                 del shaping[section][key]
     if shaping["train"]["select"] == "val_loss":
         del shaping["train"]["select"]
+    if not shaping["train"]["subword_sampling"]:
+        del shaping["train"]["subword_sampling"]
     h.update(json.dumps(shaping, sort_keys=True).encode())
     for f in sorted(data_files):
         h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())

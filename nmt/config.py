@@ -94,6 +94,7 @@ class TrainParams:
     select: Literal["val_loss", "dev_bleu"] = "val_loss"
     patience: int = _f(0, lo=0)
     label_smoothing: float = _f(0.0, lo=0.0, hi=1.0, hi_open=True)
+    subword_sampling: float = _f(0.0, lo=0.0)  # 0: off; alpha of sentencepiece's sampling (vocab.level=subword)
     precision: Literal["float32", "bfloat16"] = "bfloat16"
 
 
@@ -257,6 +258,8 @@ def _cross_checks(p: Params, problems: list[str]):
             problems.append("train.select: dev_bleu is not supported with train.strategy=multi_worker (set it to val_loss)")
         if p.train.patience:
             problems.append("train.patience: early stopping is not supported with train.strategy=multi_worker (set it to 0)")
+    if p.train.subword_sampling and p.vocab.level != "subword":
+        problems.append(f"train.subword_sampling: sampled segmentations need vocab.level=subword, not {p.vocab.level!r} (set it to 0)")
     for i, path in enumerate(p.eval.ensemble):
         if not isinstance(path, str) or not path.strip():
             problems.append(f"eval.ensemble[{i}]: {path!r} is not the path of a bundle folder")

@@ -3,13 +3,14 @@
 Sentences are kept as small integer arrays (never one-hot). Each epoch, a seeded shuffle
 (a function of `(seed, epoch)` only, so a resumed run sees the same batches) draws pools of
 sentences, sorts each pool by length and cuts it into batches that are padded to their own
-longest sentence: little padding, and batch order still random.
+longest sentence: little padding, and batch order still random. With subword regularisation
+(`SampledSegmentations`) the sentences' subwords are drawn anew each epoch, from `(seed, epoch)` too.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,29 @@ class ParallelIds:
 def encode_lines(lines: list[str], pipe: TextPipeline, vocab: Vocabulary) -> list[np.ndarray]:
     """Corpus lines (tokens joined by spaces) to arrays of ids, without `<s>` / `</s>`."""
     return [np.asarray(vocab.encode(pipe.tokens(line)), dtype=np.int32) for line in lines]
+
+
+@dataclass(frozen=True)
+class SampledSegmentations:
+    """`train.subword_sampling`: the training pairs re-segmented for every epoch, source and target,
+    each line's subwords sampled (`TextPipeline.sampled_tokens`). Like the shuffle, an epoch's draw
+    is a function of `(seed, epoch)` only, so a rerun or a resumed run sees the same batches."""
+
+    lines: tuple[list[str], list[str]]  # the training split's corpus lines, source and target
+    pipes: tuple[TextPipeline, TextPipeline]
+    vocabs: tuple[Vocabulary, Vocabulary]
+    alpha: float
+    seed: int
+
+    def __call__(self, epoch: int) -> ParallelIds:
+        seeds = np.random.SeedSequence([self.seed, epoch]).generate_state(2)  # one per side
+        pieces = [frozenset(v.itos) for v in self.vocabs]  # only pieces the model has ids for are drawn
+        return ParallelIds(
+            *(
+                [np.asarray(vocab.encode(tokens), dtype=np.int32) for tokens in pipe.sampled_tokens(lines, alpha=self.alpha, seed=int(s), pieces=pieces)]
+                for lines, pipe, vocab, s, pieces in zip(self.lines, self.pipes, self.vocabs, seeds, pieces, strict=True)
+            )
+        )
 
 
 def pad(seqs: list[np.ndarray], *, bos: bool = False, eos: bool = False) -> np.ndarray:
@@ -94,21 +118,31 @@ def _unsharded(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.with_options(options)
 
 
-def training_dataset(data: ParallelIds, batch_size: int, *, seed: int, first_epoch: int, shard: tuple[int, int] = (0, 1)) -> tf.data.Dataset:
+def training_dataset(
+    data: ParallelIds,
+    batch_size: int,
+    *,
+    seed: int,
+    first_epoch: int,
+    shard: tuple[int, int] = (0, 1),
+    resample: Callable[[int], ParallelIds] | None = None,
+) -> tf.data.Dataset:
     """The batches of epoch `first_epoch`, then the next epoch's, ... (use with `steps_per_epoch`).
 
     `shard=(i, n)`: worker i of n gets rows i, i+n, ... of every batch; a worker left without a
-    row gets one with zero weight, so that every worker takes part in every step."""
+    row gets one with zero weight, so that every worker takes part in every step. `resample`:
+    each epoch's pairs (`SampledSegmentations`, the same sentences as `data`) instead of `data`."""
     index, count = shard
 
     def generate() -> Iterator:
         for epoch in itertools.count(first_epoch):  # Keras stops after `epochs`; it may read ahead
-            for idx in batch_plan(data, batch_size, seed=seed, epoch=epoch):
+            data_now = data if resample is None else resample(epoch)
+            for idx in batch_plan(data_now, batch_size, seed=seed, epoch=epoch):
                 mine = idx[index::count]
                 if len(mine):
-                    yield teacher_forcing_batch(data, mine)
+                    yield teacher_forcing_batch(data_now, mine)
                 else:
-                    inputs, targets, weights = teacher_forcing_batch(data, idx[:1])
+                    inputs, targets, weights = teacher_forcing_batch(data_now, idx[:1])
                     yield inputs, targets, np.zeros_like(weights)
 
     return _unsharded(tf.data.Dataset.from_generator(generate, output_signature=_SIGNATURE)).prefetch(4)

@@ -108,36 +108,50 @@ def _latin(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
-def train_segmenter(lines: Iterable[str], model_file: str | Path, *, vocab_size: int, seed: int) -> Path:
-    """A sentencepiece unigram model of the de-spaced `lines`, written to `model_file`.
-
-    No dummy prefix: a sentence's first word is cut like any other. Pieces do not cross the
-    spaces `despace` keeps (between Latin-script words). One thread and a fixed seed keep it
-    reproducible; `vocab_size` is a ceiling (`hard_vocab_limit=False`) for small corpora.
-    """
+def train_unigram(sentences: Iterable[str], *, vocab_size: int, seed: int, **options) -> bytes:
+    """A sentencepiece unigram model of `sentences`, serialised: the trainer arguments the segmenter
+    and the subword level (nmt/text.py) share. Our own normalisation has run (identity rule);
+    `<unk>` is the only special piece; one thread and `seed` keep it reproducible; `vocab_size` is
+    a ceiling (`hard_vocab_limit=False`) for small corpora. `options`: the caller's own arguments.
+    Written to memory: no path recorded inside the model, no .vocab file beside it. sentencepiece's
+    RuntimeError (e.g. fewer pieces than characters) goes to the caller, who names its param."""
     import sentencepiece
 
-    model_file = Path(model_file)
     sentencepiece.set_random_generator_seed(seed)
     buffer = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences),
+        model_writer=buffer,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        normalization_rule_name="identity",
+        hard_vocab_limit=False,
+        num_threads=1,
+        unk_id=0,
+        bos_id=-1,
+        eos_id=-1,
+        pad_id=-1,
+        minloglevel=2,
+        **options,
+    )
+    return buffer.getvalue()
+
+
+def trainer_message(e: RuntimeError) -> str:
+    """sentencepiece's error without its source location prefix."""
+    return str(e).split("] ", 1)[-1]
+
+
+def train_segmenter(lines: Iterable[str], model_file: str | Path, *, vocab_size: int, seed: int) -> Path:
+    """A sentencepiece unigram model of the de-spaced `lines`, written to `model_file` (`train_unigram`).
+
+    No dummy prefix: a sentence's first word is cut like any other. Pieces do not cross the
+    spaces `despace` keeps (between Latin-script words).
+    """
+    model_file = Path(model_file)
     try:
-        sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=(despace(line.split()) for line in lines),
-            model_writer=buffer,
-            vocab_size=vocab_size,
-            model_type="unigram",
-            character_coverage=0.9995,
-            normalization_rule_name="identity",
-            add_dummy_prefix=False,
-            hard_vocab_limit=False,
-            num_threads=1,
-            unk_id=0,
-            bos_id=-1,
-            eos_id=-1,
-            pad_id=-1,
-            minloglevel=2,
-        )
+        model = train_unigram((despace(line.split()) for line in lines), vocab_size=vocab_size, seed=seed, character_coverage=0.9995, add_dummy_prefix=False)
     except RuntimeError as e:
-        raise SegmenterError(f"data.segmenter=sentencepiece, data.segmenter_size={vocab_size}: {str(e).split('] ', 1)[-1]}") from None
-    model_file.write_bytes(buffer.getvalue())
+        raise SegmenterError(f"data.segmenter=sentencepiece, data.segmenter_size={vocab_size}: {trainer_message(e)}") from None
+    model_file.write_bytes(model)
     return model_file

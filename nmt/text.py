@@ -14,7 +14,6 @@ compares the two on real corpus lines).
 from __future__ import annotations
 
 import functools
-import io
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from nmt.errors import UserError
-from nmt.segment import despace, segment
+from nmt.segment import despace, segment, train_unigram, trainer_message
 
 # Languages written without spaces between words: their corpus tokens come from a segmenter,
 # the corpus's own (KyTea for small_parallel_enja's Japanese) or ours (nmt/segment.py), and
@@ -88,40 +87,44 @@ def _sentencepiece(model_file: str):
     return sentencepiece.SentencePieceProcessor(model_file=model_file)
 
 
-def train_subword_model(lines: Iterable[str], model_file: str | Path, *, vocab_size: int, lang: str, seed: int) -> Path:
-    """A sentencepiece unigram model of corpus lines, written to `model_file` (…/name.model).
+def _words(pieces: list[str]) -> list[list[str]]:
+    """sentencepiece pieces grouped by word: pieces never span a space, and "▁" starts a word."""
+    words: list[list[str]] = []
+    for piece in pieces:
+        if piece.startswith(SPACE) or not words:
+            words.append([])
+        words[-1].append(piece)
+    return words
 
-    Our own normalisation has run already (identity rule here); `<unk>` is the only special
-    piece (ours add `<pad>`, `<s>`, `</s>`); one thread and a fixed seed keep it reproducible.
-    """
+
+@functools.lru_cache(maxsize=4)
+def _restricted_sentencepiece(model_file: str, pieces: frozenset[str]):
+    """The model with its pieces outside `pieces` marked unused (what sentencepiece's C++
+    `SetVocabulary` does, which its Python module no longer offers); single characters stay."""
     import sentencepiece
+    from sentencepiece import sentencepiece_model_pb2 as pb
 
+    model = pb.ModelProto()
+    model.ParseFromString(Path(model_file).read_bytes())
+    for piece in model.pieces:
+        if piece.type == pb.ModelProto.SentencePiece.NORMAL and piece.piece not in pieces and len(piece.piece) > 1:
+            piece.type = pb.ModelProto.SentencePiece.UNUSED
+    return sentencepiece.SentencePieceProcessor(model_proto=model.SerializeToString())
+
+
+def train_subword_model(lines: Iterable[str], model_file: str | Path, *, vocab_size: int, lang: str, seed: int) -> Path:
+    """A sentencepiece unigram model of corpus lines, written to `model_file` (…/name.model), with
+    the trainer arguments the segmenter uses too (`nmt.segment.train_unigram`): `<unk>` is the
+    only special piece (ours add `<pad>`, `<s>`, `</s>`)."""
     model_file = Path(model_file)
     if model_file.suffix != ".model":
         raise ValueError(f"{model_file}: a sentencepiece model file name ends in .model")
-    sentencepiece.set_random_generator_seed(seed)
-    buffer = io.BytesIO()  # written by us: no path recorded inside the model, no .vocab file beside it
+    coverage = 0.9995 if lang in UNSEGMENTED else 1.0
     try:
-        sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(lines),
-            model_writer=buffer,
-            vocab_size=vocab_size,
-            model_type="unigram",
-            character_coverage=0.9995 if lang in UNSEGMENTED else 1.0,
-            normalization_rule_name="identity",
-            hard_vocab_limit=False,
-            num_threads=1,
-            unk_id=0,
-            bos_id=-1,
-            eos_id=-1,
-            pad_id=-1,
-            unk_surface="<unk>",
-            minloglevel=2,
-        )
+        model = train_unigram(lines, vocab_size=vocab_size, seed=seed, character_coverage=coverage, unk_surface="<unk>")
     except RuntimeError as e:  # e.g. fewer pieces asked for than the text has characters
-        message = str(e).split("] ", 1)[-1]
-        raise SubwordError(f"vocab.subword_size={vocab_size} for the {lang} side: {message}") from None
-    model_file.write_bytes(buffer.getvalue())
+        raise SubwordError(f"vocab.subword_size={vocab_size} for the {lang} side: {trainer_message(e)}") from None
+    model_file.write_bytes(model)
     return model_file
 
 
@@ -180,6 +183,33 @@ class TextPipeline:
         if self.level == "subword":
             return _sentencepiece(self.subword_model).encode(corpus_line, out_type=str)
         return list(corpus_line.replace(" ", SPACE))
+
+    def sampled_tokens(self, corpus_lines: list[str], *, alpha: float, seed: int, pieces: frozenset[str] | None = None) -> list[list[str]]:
+        """Subword regularisation (Kudo, 2018): each line's pieces drawn from all its segmentations
+        under the unigram model, their probabilities raised to `alpha` (small: more varied); the
+        same `seed` draws the same pieces. For training only: everything else takes `tokens`.
+        `pieces` (the vocabulary's): no other piece is drawn (a word drawn with one, such as a
+        lone character the best segmentation never uses, takes its best segmentation), so that
+        sampling makes no `<unk>` the best segmentation would not.
+
+        sentencepiece draws from one process-wide generator, reseeded here: lines are encoded one
+        at a time, in order (a list would be spread over threads that draw in no fixed order)."""
+        if self.level != "subword":
+            raise ValueError(f"sampled segmentations need the subword level, not {self.level!r}")
+        import sentencepiece
+
+        best = _sentencepiece(self.subword_model)
+        sp = best if pieces is None else _restricted_sentencepiece(self.subword_model, pieces)
+        sentencepiece.set_random_generator_seed(seed)
+        out = []
+        for line in corpus_lines:
+            drawn = sp.encode(line, out_type=str, enable_sampling=True, alpha=alpha, nbest_size=-1)
+            if pieces is not None and not pieces.issuperset(drawn):
+                drawn = [
+                    p for word in _words(drawn) for p in (word if pieces.issuperset(word) else best.encode("".join(word).replace(SPACE, " "), out_type=str))
+                ]
+            out.append(drawn)
+        return out
 
     def join(self, tokens: list[str]) -> str:
         """Model tokens back to corpus tokens joined by spaces."""

@@ -20,7 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from nmt.artifacts import PATHS, Averaged, BestEpoch, Paths, TrainedModel, read_split_part, read_vocabularies
+from nmt.artifacts import PATHS, SIDES, Averaged, BestEpoch, Paths, TrainedModel, Vocabularies, read_split_part, read_vocabularies
 from nmt.checkpoints import (
     BEST_FILE,
     MODEL_FILE,
@@ -34,7 +34,7 @@ from nmt.checkpoints import (
     tidy_checkpoints,
 )
 from nmt.config import Params
-from nmt.data import batches_per_epoch, evaluation_dataset, training_dataset
+from nmt.data import SampledSegmentations, batches_per_epoch, evaluation_dataset, training_dataset
 from nmt.distribute import Role, build_for_fit, make_strategy, weights_digest
 from nmt.errors import UserError
 from nmt.fsutil import read_lines
@@ -129,7 +129,8 @@ def _train(params: Params, paths: Paths, work: Path, dev_bleu: bool) -> Training
         scorer = DevBleu(seq.inference, dev_ids, read_lines(paths.split / "dev.tgt"), vocab.text.target, vocab.target)
     callback = EpochEnd(params=params, store=store, best_path=best_path, state=state, live=live, steps=steps, tokens=tokens, role=role, dev_bleu=scorer)
     if first < params.epochs and not state.stopped:
-        dataset = training_dataset(train_ids, t.batch_size, seed=params.seed, first_epoch=first, shard=(role.index, role.count))
+        resample = sampled_segmentations(params, paths.split, vocab)
+        dataset = training_dataset(train_ids, t.batch_size, seed=params.seed, first_epoch=first, shard=(role.index, role.count), resample=resample)
         build_for_fit(model, strategy, dataset)
         model.fit(
             dataset,
@@ -152,6 +153,15 @@ def _train(params: Params, paths: Paths, work: Path, dev_bleu: bool) -> Training
     live.end()
     info = TrainedModel(model=params.model, seed=params.seed, best=state.best, epochs=params.epochs, averaged=averaged, stopped_at=stopped_at)
     return TrainingResult(model, info, speed_summary(callback.epoch_seconds, tokens, callback.dev_bleu_seconds))
+
+
+def sampled_segmentations(params: Params, split: Path, vocab: Vocabularies) -> SampledSegmentations | None:
+    """`train.subword_sampling`: the training split's lines, to be re-segmented every epoch; None when off."""
+    if not params.train.subword_sampling:
+        return None
+    lines = tuple(read_lines(split / f"train.{ext}") for _, ext in SIDES)
+    pipes = (vocab.text.source, vocab.text.target)
+    return SampledSegmentations(lines, pipes, (vocab.source, vocab.target), params.train.subword_sampling, params.seed)
 
 
 def resume(model: keras.Model, strategy, store: CheckpointStore, epochs: int, best_path: Path) -> TrainingState:

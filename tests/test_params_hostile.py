@@ -80,7 +80,10 @@ def test_any_value_for_any_param_is_a_clear_message_or_a_valid_config(changes):
     assert params.model.dropout < 1 and params.train.learning_rate > 0 and params.eval.length_penalty >= 0
 
 
-@pytest.mark.parametrize("key", ["train.learning_rate", "train.clipnorm", "train.label_smoothing", "model.dropout", "eval.length_penalty", "eval.max_len_a"])
+@pytest.mark.parametrize(
+    "key",
+    ["train.learning_rate", "train.clipnorm", "train.label_smoothing", "train.subword_sampling", "model.dropout", "eval.length_penalty", "eval.max_len_a"],
+)
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 10**400])
 def test_every_float_param_refuses_nan_and_infinities(key, value):
     with pytest.raises(ParamsError, match=rf"{key}: .* is not a finite number"):
@@ -96,7 +99,15 @@ def test_the_float_params_tested_are_all_of_them():
             for f in dataclasses.fields(cls)
             if float in (typing.get_args(typing.get_type_hints(cls)[f.name]) or (typing.get_type_hints(cls)[f.name],))
         }
-    assert floats == {"train.learning_rate", "train.clipnorm", "train.label_smoothing", "model.dropout", "eval.length_penalty", "eval.max_len_a"}
+    assert floats == {
+        "train.learning_rate",
+        "train.clipnorm",
+        "train.label_smoothing",
+        "train.subword_sampling",
+        "model.dropout",
+        "eval.length_penalty",
+        "eval.max_len_a",
+    }
 
 
 @pytest.mark.parametrize("seed, ok", [(-1, False), (0, True), (2**32 - 1, True), (2**32, False)])
