@@ -13,6 +13,8 @@ figure next to its recomputed value and exits 1 when any differs, is missing, or
 
 from __future__ import annotations
 
+import functools
+import gzip
 import itertools
 import re
 import sys
@@ -40,15 +42,30 @@ def quality_rows(markdown: str) -> list[dict[str, str]]:
 
 
 def references(corpus: str, target: str, folder: Path) -> list[str]:
-    """The test references as the corpus distributes them."""
-    if (folder / "test.ref").exists():
-        return read_lines(folder / "test.ref")
+    """The test references as the corpus distributes them. The run's `test.ref` of a corpus without
+    an official split (fra_eng) must hold lines of the mirror's `target` side, unedited."""
     spec = BUILTIN[corpus]
+    if (folder / "test.ref").exists():
+        refs = read_lines(folder / "test.ref")
+        if not spec.has_official_split:
+            foreign = [n for n, line in enumerate(refs, 1) if line not in mirror_side(corpus, target)]
+            if foreign:
+                raise ValueError(f"{folder / 'test.ref'}: line {foreign[0]} ({len(foreign)} in all) is not a {target} sentence of {spec.url} as distributed")
+        return refs
     if not spec.has_official_split:
         raise ValueError(f"{folder}: {corpus} has no official test set: the run's data/split/test.ref must be committed there")
     with tarfile.open(ROOT / spec.url) as tar:
         member = next(m for m in tar.getmembers() if m.name.endswith(f"/test.{target}"))
         return tar.extractfile(member).read().decode("utf-8").split("\n")[:-1]
+
+
+@functools.cache
+def mirror_side(corpus: str, lang: str) -> frozenset[str]:
+    """Every line of one language's side of a TSV corpus's mirror, as distributed."""
+    spec = BUILTIN[corpus]
+    column = spec.languages.index(lang)
+    with gzip.open(ROOT / spec.url, "rt", encoding="utf-8") as f:
+        return frozenset(line.rstrip("\n").split("\t")[column] for line in f if "\t" in line)
 
 
 def rescore(row: dict[str, str]) -> list[str]:
@@ -60,7 +77,10 @@ def rescore(row: dict[str, str]) -> list[str]:
     corpus, target = m[1], m[3]
     spec = BUILTIN[corpus]
     pipe = TextPipeline(target, lowercase=target in spec.lowercased)
-    raw = references(corpus, target, folder)
+    try:
+        raw = references(corpus, target, folder)
+    except ValueError as e:
+        return [f"{row['corpus']} ({row['search']}, {row['hypotheses']}): {e}"]
     tok_file = folder / "hypotheses.tok.txt"
     tokens = read_lines(tok_file) if spec.pretokenized and tok_file.exists() else None
     got = score(

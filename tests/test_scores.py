@@ -1,6 +1,7 @@
 """The scorer against sacrebleu's own command line, and the committed figures against the
 README's `sacrebleu` command: a wrong tokenizer, side or reference would show here."""
 
+import gzip
 import json
 import re
 import subprocess
@@ -183,3 +184,23 @@ def test_every_benchmarks_quality_figure_is_rescored_from_committed_hypotheses(t
     (tmp_path / "B.md").write_text(text.replace(row, row.replace(f"| {bleu} |", f"| {float(bleu) + 0.01:.2f} |")), encoding="utf-8")
     proc = subprocess.run([*rescore, str(tmp_path / "B.md")], cwd=ROOT, env=venv_env(), capture_output=True, text=True, check=False)
     assert proc.returncode == 1 and "the hypotheses give" in proc.stderr
+
+
+def test_a_fra_eng_row_is_rescored_from_its_test_ref_whose_lines_must_be_the_mirrors(tmp_path):
+    # fra_eng has no official test set: a row's folder holds the run's test.ref, which must be
+    # lines of the mirror's French side as distributed; an edited reference is caught.
+    with gzip.open(ROOT / "data/mirror/fra-eng.txt.gz", "rt", encoding="utf-8") as f:
+        french = [next(f).rstrip("\n").split("\t")[1] for _ in range(30)]
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "test.ref").write_text("".join(f"{line}\n" for line in french), encoding="utf-8")
+    (folder / "hypotheses.txt").write_text("".join(f"{line}\n" for line in french), encoding="utf-8")
+    header = "## Translation quality\n\n| corpus | search | BLEU | BLEU corpus tokens | chrF | hypotheses |\n|---|---|---|---|---|---|\n"
+    (tmp_path / "B.md").write_text(header + f"| fra_eng en→fr | greedy | 100.00 | – | 100.00 | `{folder}/` |\n", encoding="utf-8")
+    rescore = [sys.executable, str(ROOT / "benchmarks/rescore.py"), str(tmp_path / "B.md")]
+    proc = subprocess.run(rescore, cwd=ROOT, env=venv_env(), capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and "BLEU: stated 100.00, rescored 100.00" in proc.stdout, proc.stdout + proc.stderr
+    french[3] += " Oui."
+    (folder / "test.ref").write_text("".join(f"{line}\n" for line in french), encoding="utf-8")
+    proc = subprocess.run(rescore, cwd=ROOT, env=venv_env(), capture_output=True, text=True, check=False)
+    assert proc.returncode == 1 and "line 4 (1 in all) is not a fr sentence" in proc.stderr, proc.stdout + proc.stderr
