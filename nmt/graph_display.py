@@ -62,7 +62,10 @@ class GraphUnknowns(tf.Module):
         unknown = tf.ragged.boolean_mask(source_words, src_unk)
         rank = tf.cumsum(tf.cast(is_unk, tf.int32), axis=1) - 1
         has = rank < tf.cast(unknown.row_lengths(), tf.int32)[:, None]
-        taken = tf.gather(unknown.to_tensor(""), tf.maximum(rank, 0), batch_dims=1)
+        # At least one column, and ranks past a row's unknown words clipped (they are not taken:
+        # `has` is false there); unclipped, a second <unk> beside one unknown word was out of range.
+        padded = tf.pad(unknown.to_tensor(""), [[0, 0], [0, 1]])
+        taken = tf.gather(padded, tf.clip_by_value(rank, 0, tf.shape(padded)[1] - 1), batch_dims=1)
         return tf.where(is_unk & has, taken, words), is_unk & ~has
 
 
