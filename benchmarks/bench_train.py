@@ -17,6 +17,11 @@ Variants:
 - *_b128 / *_b256: batch size 128 / 256 (the learning rate scaling is a training choice,
   not a speed one: see BENCHMARKS.md for its effect on dev loss).
 - *_bf16: Keras's mixed_bfloat16 policy (bfloat16 products, float32 weights).
+- *_edges: every batch padded up to fixed bucket edges (EDGES) instead of its own longest
+  sentence, so that only a few shapes occur; the padding has zero weight, so the loss is the same.
+- *_xla: the training step compiled by XLA (`jit_compile`), with bucket edges. Before the timed
+  batches, one batch of every (source edge, target edge) shape they contain is trained, so that
+  no XLA compilation falls in the timed part.
 Results go to benchmarks/results/train_speed/ as JSON, one file per run of this script.
 """
 
@@ -45,7 +50,26 @@ VARIANTS = {
     "projected_bf16": dict(layer="projected", batch=64, policy="mixed_bfloat16"),
     "keras_bf16": dict(layer="keras", batch=64, policy="mixed_bfloat16"),
     "projected_bf16_b128": dict(layer="projected", batch=128, policy="mixed_bfloat16"),
+    "keras_edges": dict(layer="keras", batch=64, policy="float32", edges=True),
+    "keras_xla": dict(layer="keras", batch=64, policy="float32", edges=True, xla=True),
+    "keras_bf16_xla": dict(layer="keras", batch=64, policy="mixed_bfloat16", edges=True, xla=True),
 }
+EDGES = (8, 12, 16, 24, 32, 52)  # the split's sentences have at most max_len (50) tokens, + <s> or </s>
+
+
+def edge(n: int) -> int:
+    return next(e for e in EDGES if e >= n)
+
+
+def pad_to_edges(batch):
+    """A teacher-forcing batch with its time axes padded up to the next bucket edge (zero ids,
+    zero weights: the same loss)."""
+    import numpy as np
+
+    (src, tgt_in), tgt_out, weights = batch
+    ls, lt = edge(src.shape[1]), edge(tgt_in.shape[1])
+    grow = lambda a, n: np.pad(a, ((0, 0), (0, n - a.shape[1])))  # noqa: E731
+    return (grow(src, ls), grow(tgt_in, lt)), grow(tgt_out, lt), grow(weights, lt)
 
 
 def training_flops(m, target_vocab: int, source_len: int, target_len: int) -> float:
@@ -103,7 +127,22 @@ def measure(variant: str, data: Path, sentences: int) -> dict:
         def on_epoch_end(self, epoch, logs=None):
             clock[epoch] = time.perf_counter() - clock[epoch]
 
-    dataset = training_dataset(train_ids, batch, seed=params.seed, first_epoch=0)
+    if v.get("edges"):
+        import tensorflow as tf
+
+        from nmt.data import teacher_forcing_batch
+
+        if v.get("xla"):
+            model.jit_compile = True
+        batches = [pad_to_edges(teacher_forcing_batch(train_ids, idx)) for idx in plan[: 2 * steps]]
+        shapes = {(b[0][0].shape[1], b[0][1].shape[1]): b for b in batches[steps:]}
+        for b in shapes.values():  # every shape of the timed part, compiled (XLA) or traced before it
+            model.train_on_batch(b[0], b[1], sample_weight=b[2])
+        dataset = tf.data.Dataset.from_generator(
+            lambda: iter(batches), output_signature=tuple(tf.nest.map_structure(lambda a: tf.TensorSpec((None, None), tf.as_dtype(a.dtype)), batches[0]))
+        )
+    else:
+        dataset = training_dataset(train_ids, batch, seed=params.seed, first_epoch=0)
     model.fit(dataset, epochs=2, steps_per_epoch=steps, callbacks=[Clock()], shuffle=False, verbose=0)
     seconds = clock[1]
     del np
