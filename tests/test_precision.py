@@ -67,3 +67,32 @@ def test_bfloat16_training_leaves_the_process_in_float32_and_computes_in_bfloat1
     logits = seq.training([np.ones((2, 3), "int32"), np.ones((2, 4), "int32")])
     assert logits.dtype == "bfloat16"
     assert {w.dtype for w in seq.training.weights} == {"float32"}  # the weights stay float32
+
+
+def test_bucket_edge_padding_of_the_xla_lever_leaves_the_loss_and_gradients_unchanged():
+    """benchmarks/bench_train.py's *_edges / *_xla variants pad batches up to fixed edges; their
+    speed compares with the others only if the padding changes nothing the model learns from."""
+    from bench_train import pad_to_edges
+
+    from nmt.config import ModelParams, TrainParams
+    from nmt.data import ParallelIds, teacher_forcing_batch
+    from nmt.loss import compile_model
+    from nmt.model import build_seq2seq
+
+    rng = np.random.default_rng(1)
+    data = ParallelIds([rng.integers(4, 20, n).astype("int32") for n in (3, 9, 5)], [rng.integers(4, 20, n).astype("int32") for n in (6, 2, 10)])
+    plain = teacher_forcing_batch(data, np.arange(3))
+    padded = pad_to_edges(plain)
+    assert padded[0][0].shape == (3, 12) and padded[1].shape == (3, 12) and plain[1].shape == (3, 11)
+    seq = build_seq2seq(ModelParams(embedding_dim=8, units=16), 20, 20, seed=0)
+    compile_model(seq.training, TrainParams())
+    results = []
+    for inputs, targets, weights in (plain, padded):
+        with tf.GradientTape() as tape:
+            logits = seq.training([tf.constant(x) for x in inputs], training=False)
+            loss = seq.training.loss(targets, logits, sample_weight=weights)
+        results.append((loss, tape.gradient(loss, seq.training.trainable_weights)))
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    np.testing.assert_allclose(loss_b.numpy(), loss_a.numpy(), rtol=1e-6)
+    for a, b in zip(grads_a, grads_b):
+        np.testing.assert_allclose(tf.convert_to_tensor(b).numpy(), tf.convert_to_tensor(a).numpy(), rtol=1e-5, atol=1e-6)
