@@ -130,7 +130,7 @@ def measure(variant: str, data: Path, sentences: int) -> dict:
     if v.get("edges"):
         import tensorflow as tf
 
-        from nmt.data import teacher_forcing_batch
+        from nmt.data import _SIGNATURE, teacher_forcing_batch
 
         if v.get("xla"):
             model.jit_compile = True
@@ -138,9 +138,7 @@ def measure(variant: str, data: Path, sentences: int) -> dict:
         shapes = {(b[0][0].shape[1], b[0][1].shape[1]): b for b in batches[steps:]}
         for b in shapes.values():  # every shape of the timed part, compiled (XLA) or traced before it
             model.train_on_batch(b[0], b[1], sample_weight=b[2])
-        dataset = tf.data.Dataset.from_generator(
-            lambda: iter(batches), output_signature=tuple(tf.nest.map_structure(lambda a: tf.TensorSpec((None, None), tf.as_dtype(a.dtype)), batches[0]))
-        )
+        dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=_SIGNATURE)  # the pipeline's own
     else:
         dataset = training_dataset(train_ids, batch, seed=params.seed, first_epoch=0)
     model.fit(dataset, epochs=2, steps_per_epoch=steps, callbacks=[Clock()], shuffle=False, verbose=0)
