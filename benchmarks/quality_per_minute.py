@@ -7,7 +7,8 @@ Each log holds the train stage's epoch lines (`epoch 3/10: loss ..., dev BLEU 21
 adds up each epoch's own training seconds (the dev BLEU's seconds are not training time), so a
 curve is only as quiet as the machine was when it ran: BENCHMARKS.md says which were shared.
 Prints a markdown table (label, epoch, minutes, dev BLEU) and draws the PNG (matplotlib, the
-`bench` extra).
+`bench` extra): dev BLEU against minutes, and beside it against epochs, which a shared machine's
+load does not bend.
 """
 
 from __future__ import annotations
@@ -51,13 +52,16 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    fig, (ax, by_epoch) = plt.subplots(1, 2, figsize=(11, 4.4), dpi=110, sharey=True)
     for label, points in curves.items():
         ax.plot([p[1] for p in points], [p[2] for p in points], marker="o", label=label)
+        by_epoch.plot([p[0] for p in points], [p[2] for p in points], marker="o", label=label)
     ax.set_xlabel("training minutes (sum of the epochs' wall times)")
     ax.set_ylabel("dev BLEU, corpus tokens, greedy")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    by_epoch.set_xlabel("epochs (the same runs, whatever the machine's load)")
+    for a in (ax, by_epoch):
+        a.grid(alpha=0.3)
+    by_epoch.legend(fontsize="small")
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, metadata={"Software": None})
