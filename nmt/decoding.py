@@ -51,6 +51,7 @@ class Decoder:
         scalar = tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32)
         # one trace for all shapes
         self._greedy = tf.function(self.greedy_loop, input_signature=[ids, limits], autograph=False)
+        self._greedy_attention = tf.function(lambda s, n: self.greedy_loop(s, n, attention=True), input_signature=[ids, limits], autograph=False)
         self._beam = tf.function(self.beam_hypotheses, input_signature=[ids, limits, *scalar], autograph=False)
 
     # ---- greedy -------------------------------------------------------------------------
@@ -58,17 +59,31 @@ class Decoder:
         """(B, S) source ids -> (B, T) output ids, `</s>` then `<pad>` after each sentence."""
         return self._greedy(tf.constant(source), tf.constant(limits)).numpy()
 
+    def greedy_with_attention(self, source: np.ndarray, limits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`greedy`, and the attention weights each output token was chosen with, (B, T, S):
+        what `InferenceModels.teacher_forced_attention` would give for the outputs, without a
+        second pass over them (carrying source words over, nmt/unk.py). Models with attention only."""
+        ids, weights = self._greedy_attention(tf.constant(source), tf.constant(limits))
+        return ids.numpy(), weights.numpy()
+
     @tf.autograph.experimental.do_not_convert
-    def greedy_loop(self, source, limits):
-        """The graph of `greedy` (also traced into the serving SavedModel, nmt/serving.py)."""
+    def greedy_loop(self, source, limits, attention: bool = False):
+        """The graph of `greedy` (also traced into the serving SavedModel, nmt/serving.py); with
+        `attention`, also the weights of every step, (B, T, S), 0 after a sentence's `</s>`."""
         memory, states = self.models.encode(source)
         batch = tf.shape(source)[0]
         rows = tf.range(batch)  # (A,) the sentences still decoding, as rows of the batch
         tokens = tf.fill([batch], BOS_ID)  # (A,)
         out = tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[None])
+        seen = (tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None]),) if attention else ()
 
-        def step(t, rows, tokens, limits, states, memory, out):
-            log_probs, states = self.models.step(tokens[:, None], states, memory)  # (A, V)
+        def step(t, rows, tokens, limits, states, memory, out, *seen):
+            if attention:  # the same log-probabilities bit for bit (tests/test_attention.py), and the weights
+                log_probs, states, weights = self.models.step_with_attention(tokens[:, None], states, memory)  # (A, V), (A, 1, S)
+                full = tf.zeros([batch, tf.shape(source)[1]], tf.float32)
+                seen = (seen[0].write(t, tf.tensor_scatter_nd_update(full, rows[:, None], tf.cast(weights[:, 0], tf.float32))),)  # (B, S)
+            else:
+                log_probs, states = self.models.step(tokens[:, None], states, memory)  # (A, V)
             best = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
             best = tf.where(t + 1 >= limits, EOS_ID, best)  # out of room: end here
             out = out.write(t, tf.tensor_scatter_nd_update(tf.fill([batch], PAD_ID), rows[:, None], best))  # (B,)
@@ -79,14 +94,15 @@ class Decoder:
                 return [tf.nest.map_structure(lambda x: _rows(x, keep), v) for v in (rows, best, limits, states, memory)]
 
             rows, tokens, limits, states, memory = tf.cond(tf.reduce_all(going), lambda: [rows, best, limits, states, memory], drop_finished)
-            return t + 1, rows, tokens, limits, states, memory, out
+            return t + 1, rows, tokens, limits, states, memory, out, *seen
 
-        loop = (tf.constant(0), rows, tokens, limits, states, memory, out)
-        invariants = (tf.TensorShape([]), *tf.nest.map_structure(_any_rows, loop[1:6]), tf.TensorShape(None))
-        *_, out = tf.while_loop(
+        loop = (tf.constant(0), rows, tokens, limits, states, memory, out, *seen)
+        invariants = (tf.TensorShape([]), *tf.nest.map_structure(_any_rows, loop[1:6]), *[tf.TensorShape(None)] * (1 + len(seen)))
+        _, _, _, _, _, _, out, *seen = tf.while_loop(
             lambda t, rows, *_: (t < tf.reduce_max(limits)) & (tf.size(rows) > 0), step, loop, shape_invariants=invariants, parallel_iterations=1
         )
-        return tf.transpose(out.stack())
+        ids = tf.transpose(out.stack())
+        return (ids, tf.transpose(seen[0].stack(), (1, 0, 2))) if attention else ids
 
     # ---- beam search --------------------------------------------------------------------
     def beam(self, source: np.ndarray, limits: np.ndarray, beam_size: int, length_penalty: float, n_best: int = 1) -> list[list[tuple[list[int], float]]]:

@@ -24,6 +24,7 @@ from nmt.data import pad
 from nmt.decoding import Decoder, max_lengths
 from nmt.ensemble import load_ensemble
 from nmt.limits import MAX_INPUT_TOKENS, MAX_LEN_A, MAX_LEN_B
+from nmt.model import InferenceModels
 from nmt.unk import carry_numbers, needs_carrying, output_positions, replace_unknowns, target_in
 from nmt.vocab import UNK_ID
 
@@ -94,11 +95,15 @@ class Translator:
             chunk = order[start : start + batch_size]
             source = pad([ids[i] for i in chunk])
             limits = max_lengths(source, max_len_a, max_len_b)
-            if beam_size == 1 and n_best == 1:
+            seen = None  # greedy with attention: the weights each output token was chosen with
+            if beam_size == 1 and n_best == 1 and not show_unk and self._greedy_sees_attention:
+                out_ids, seen = self.decoder.greedy_with_attention(source, limits)
+                outs = [[(row, None)] for row in out_ids]
+            elif beam_size == 1 and n_best == 1:
                 outs = [[(row, None)] for row in self.decoder.greedy(source, limits)]
             else:
                 outs = self.decoder.beam(source, limits, beam_size, length_penalty, n_best)
-            copied = {} if show_unk else self._carry_over(source, outs, [words[i] for i in chunk], numbers)
+            copied = {} if show_unk else self._carry_over(source, outs, [words[i] for i in chunk], numbers, seen)
             for row, (i, hyps) in enumerate(zip(chunk, outs)):
                 results[i] = [self._hypothesis(out, score, length_penalty, copied.get((row, k)), cased) for k, (out, score) in enumerate(hyps)]
         return results
@@ -111,9 +116,16 @@ class Translator:
         cased = pipe.tokens(replace(pipe, lowercase=False).prepare(sentence, pretokenized=pretokenized))[: self.max_input_tokens]
         return cased if len(cased) == len(tokens) and all(c.lower() == t for c, t in zip(cased, tokens)) else tokens
 
-    def _carry_over(self, source: np.ndarray, outs: list, words: list[list[str]], numbers: bool) -> dict:
+    @property
+    def _greedy_sees_attention(self) -> bool:
+        """Whether greedy search can hand over its attention weights (one model with attention:
+        an ensemble carries words over by its first member's teacher-forced attention)."""
+        return isinstance(self.decoder.models, InferenceModels) and self.decoder.models.attention
+
+    def _carry_over(self, source: np.ndarray, outs: list, words: list[list[str]], numbers: bool, seen: np.ndarray | None = None) -> dict:
         """{(row, k): output tokens with source words carried over} for the hypotheses that need it:
-        an `<unk>` replaced, a number put back (nmt/unk.py)."""
+        an `<unk>` replaced, a number put back (nmt/unk.py). `seen`: greedy search's own attention
+        weights, (B, T, S), instead of feeding the outputs through the decoder again."""
         b = self.bundle
         numbers = numbers and b.source_text.level == "word" and b.target_text.level == "word"
         todo = [
@@ -125,7 +137,9 @@ class Translator:
         if not todo:
             return {}
         attention = None
-        if b.inference.attention:
+        if seen is not None:
+            attention = seen[[row for row, _, _ in todo]]
+        elif b.inference.attention:
             length = max(len(out) for _, _, out in todo) + 1
             rows = np.stack([source[row] for row, _, _ in todo])
             attention = b.inference.teacher_forced_attention(rows, np.stack([target_in(out, length) for _, _, out in todo]))

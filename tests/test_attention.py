@@ -13,7 +13,9 @@ from conftest import tiny_bundle
 
 from nmt.attention import AttentionError, attention_for, write_heatmap
 from nmt.config import ModelParams
+from nmt.decoding import Decoder
 from nmt.translate import Translator
+from nmt.vocab import BOS_ID, EOS_ID
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,25 @@ def test_teacher_forced_attention_is_the_probe_fed_one_reference_token_at_a_time
         expected.append(keras.ops.convert_to_numpy(weights)[:, 0])
     got = models.teacher_forced_attention(source, target_in)  # (B, T, S), in one traced loop
     np.testing.assert_allclose(got, np.stack(expected, axis=1), atol=1e-6)
+
+
+def test_greedy_search_hands_over_the_attention_the_outputs_were_chosen_with(random_bundle):
+    """Carrying source words over (nmt/unk.py) reads these weights instead of feeding the outputs
+    through the decoder a second time: they must be the teacher-forced ones, and the outputs the
+    plain greedy ones, also when sentences finish at different steps and leave the batch."""
+    models = random_bundle[1].inference
+    decoder = Decoder(models)
+    source = np.array([[5, 6, 7, 8, 9], [9, 5, 0, 0, 0], [7, 7, 6, 0, 0]], np.int32)
+    limits = np.array([9, 2, 5], np.int32)  # different lengths: rows leave the batch at different steps
+    plain = decoder.greedy(source, limits)
+    ids, weights = decoder.greedy_with_attention(source, limits)
+    assert np.array_equal(ids, plain)
+    assert weights.shape == (3, ids.shape[1], source.shape[1])
+    forced = models.teacher_forced_attention(source, np.concatenate([np.full((3, 1), BOS_ID, np.int32), ids[:, :-1]], axis=1))
+    for row, out in enumerate(ids):
+        length = int(np.argmax(out == EOS_ID)) + 1 if (out == EOS_ID).any() else len(out)
+        np.testing.assert_allclose(weights[row, :length], forced[row, :length], atol=1e-6)
+        assert np.all(weights[row, length:] == 0)  # nothing after the sentence's end
 
 
 def test_a_translation_has_one_row_per_target_token_over_the_source_tokens(translator):
