@@ -49,6 +49,8 @@ VARIANTS = {
     "projected_b256": dict(layer="projected", batch=256, policy="float32"),
     "projected_bf16": dict(layer="projected", batch=64, policy="mixed_bfloat16"),
     "keras_bf16": dict(layer="keras", batch=64, policy="mixed_bfloat16"),
+    "keras_bf16_b128": dict(layer="keras", batch=128, policy="mixed_bfloat16"),
+    "keras_bf16_b256": dict(layer="keras", batch=256, policy="mixed_bfloat16"),
     "projected_bf16_b128": dict(layer="projected", batch=128, policy="mixed_bfloat16"),
     "keras_edges": dict(layer="keras", batch=64, policy="float32", edges=True),
     "keras_xla": dict(layer="keras", batch=64, policy="float32", edges=True, xla=True),
