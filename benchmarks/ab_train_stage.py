@@ -11,7 +11,8 @@ itself (median seconds an epoch, target tokens over that median, peak RSS) and i
         --variant filed=cab3f33 --variant now=HEAD \
         --variant "now_fp32=HEAD:model.dropout=0.0,train.precision=float32"
 
-Prints a table and writes benchmarks/results/train_stage/<UTC time>.json (or --out).
+Prints a table and writes benchmarks/results/train_stage/<UTC time>.json (or --out). The worktrees
+stay registered in this repository for a rerun to reuse: `git worktree remove --force WORK/NAME`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -89,7 +91,10 @@ def last_val_loss(tree: Path) -> float | None:
 
 def train_once(tree: Path) -> dict:
     for rel in ("models/checkpoints", "models/train", "timings/train_speed.json", "metrics/train_speed.json"):
-        shutil.rmtree(tree / rel, ignore_errors=True) if (tree / rel).is_dir() else (tree / rel).unlink(missing_ok=True)
+        if (tree / rel).is_dir():
+            shutil.rmtree(tree / rel)
+        else:
+            (tree / rel).unlink(missing_ok=True)
     env = tree_env(tree)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "stages/train.py"], cwd=tree, env=env, capture_output=True, text=True)
@@ -127,8 +132,7 @@ def main() -> None:
     base = names[0]
 
     def med(name: str, key: str) -> float:
-        values = sorted(x[key] for x in runs[name])
-        return values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
+        return statistics.median(x[key] for x in runs[name])
 
     print(f"\n| variant | revision | overrides | s/epoch (median of rounds) | target tokens/s | vs {base} | peak MiB | last dev loss |")
     print("|---|---|---|---|---|---|---|---|")
