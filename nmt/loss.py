@@ -4,6 +4,7 @@ cross-entropy, token accuracy, and Adam with gradient clipping."""
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from nmt.config import TrainParams
 
@@ -11,19 +12,23 @@ from nmt.config import TrainParams
 @keras.saving.register_keras_serializable(package="nmt")
 class SmoothedCrossentropy(keras.losses.Loss):
     """Sparse cross-entropy on logits against a smoothed target: 1 - s on the reference token
-    plus s spread evenly over the vocabulary (Szegedy et al. 2016). Integer targets, so no
-    one-hot arrays; s = 0 is plain sparse cross-entropy."""
+    plus s spread evenly over the vocabulary (Szegedy et al. 2016); s = 0 is plain sparse
+    cross-entropy, the default's loss. Integer targets, so no one-hot arrays, and int32 ones:
+    Keras's own sparse cross-entropy casts them to int64, and its training step ran about 10 %
+    slower for it on the 2-core CPU (BENCHMARKS.md "Training speed"). Computed in float32 as a
+    log-softmax and a gather, which is what TensorFlow's deterministic mode does for
+    `sparse_softmax_cross_entropy_with_logits` too (its fused kernel was slower on this CPU)."""
 
     def __init__(self, smoothing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.smoothing = smoothing
 
     def call(self, y_true, y_pred):
-        ops = keras.ops
-        log_probs = ops.log_softmax(y_pred, axis=-1)
-        reference = ops.expand_dims(ops.cast(y_true, "int32"), -1)
-        nll = -ops.squeeze(ops.take_along_axis(log_probs, reference, axis=-1), -1)
-        return (1.0 - self.smoothing) * nll - self.smoothing * ops.mean(log_probs, axis=-1)
+        log_probs = tf.nn.log_softmax(tf.cast(y_pred, "float32"))
+        nll = -tf.gather(log_probs, tf.cast(y_true, "int32"), batch_dims=len(log_probs.shape) - 1)
+        if not self.smoothing:
+            return nll
+        return (1.0 - self.smoothing) * nll - self.smoothing * tf.reduce_mean(log_probs, axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "smoothing": self.smoothing}
@@ -35,9 +40,7 @@ def compile_model(model: keras.Model, t: TrainParams) -> None:
     # With label smoothing the loss is the smoothed one, and "nll" keeps the plain cross-entropy
     # so that dev figures stay comparable with runs without it.
     metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    loss = SmoothedCrossentropy(t.label_smoothing, reduction="mean_with_sample_weight")
     if t.label_smoothing:
-        loss = SmoothedCrossentropy(t.label_smoothing, reduction="mean_with_sample_weight")
         metrics.append(keras.metrics.SparseCategoricalCrossentropy(name="nll", from_logits=True))
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
     model.compile(optimizer=keras.optimizers.Adam(t.learning_rate, clipnorm=t.clipnorm), loss=loss, weighted_metrics=metrics)

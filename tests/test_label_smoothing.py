@@ -53,3 +53,30 @@ def test_a_model_compiled_with_label_smoothing_logs_the_plain_cross_entropy_too(
     model.save(tmp_path / "m.keras")  # checkpoints save the compiled model: the loss must serialise
     again = keras.models.load_model(tmp_path / "m.keras")
     assert again.loss.smoothing == 0.1
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_the_default_loss_trains_to_the_same_weights_as_keras_own_sparse_cross_entropy(policy):
+    """The loss takes int32 targets for speed (BENCHMARKS.md); what the model learns must not move."""
+    import tensorflow as tf
+
+    from nmt.config import ModelParams
+    from nmt.data import ParallelIds, teacher_forcing_batch
+    from nmt.model import build_seq2seq
+    from nmt.runtime import precision, set_determinism
+
+    rng = np.random.default_rng(3)
+    data = ParallelIds([rng.integers(4, 30, n).astype("int32") for n in (3, 9, 5, 7)], [rng.integers(4, 30, n).astype("int32") for n in (6, 2, 10, 4)])
+    (src, tgt_in), tgt_out, weights = teacher_forcing_batch(data, np.arange(4))
+    trained = []
+    for own in (True, False):
+        set_determinism(5)
+        with precision("bfloat16" if policy == "mixed_bfloat16" else "float32"):
+            model = build_seq2seq(ModelParams(embedding_dim=8, units=16, dropout=0.2), 30, 30, seed=5).training
+        compile_model(model, TrainParams(learning_rate=0.01))
+        if not own:
+            keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+            model.compile(optimizer=model.optimizer, loss=keras_loss, weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        history = model.fit(tf.data.Dataset.from_tensors(((src, tgt_in), tgt_out, weights)).repeat(3), epochs=1, verbose=0).history
+        trained.append((history["loss"], [w.numpy().tobytes() for w in model.weights]))
+    assert trained[0] == trained[1]
