@@ -22,6 +22,10 @@ Variants:
 - *_xla: the training step compiled by XLA (`jit_compile`), with bucket edges. Before the timed
   batches, one batch of every (source edge, target edge) shape they contain is trained, so that
   no XLA compilation falls in the timed part.
+- *_kerasloss: compiled with Keras's own `SparseCategoricalCrossentropy`, the loss before
+  nmt.loss took int32 targets (Keras casts them to int64); the same weights, trained slower.
+- *_fusedadam: Keras's Adam with its update replaced by TensorFlow's fused `ResourceApplyAdam`
+  kernel on the same slot variables (clipnorm as before); not the same weights bit for bit.
 Results go to benchmarks/results/train_speed/ as JSON, one file per run of this script.
 """
 
@@ -55,6 +59,8 @@ VARIANTS = {
     "keras_edges": dict(layer="keras", batch=64, policy="float32", edges=True),
     "keras_xla": dict(layer="keras", batch=64, policy="float32", edges=True, xla=True),
     "keras_bf16_xla": dict(layer="keras", batch=64, policy="mixed_bfloat16", edges=True, xla=True),
+    "keras_bf16_kerasloss": dict(layer="keras", batch=64, policy="mixed_bfloat16", loss="keras"),
+    "keras_bf16_fusedadam": dict(layer="keras", batch=64, policy="mixed_bfloat16", optimizer="fused"),
 }
 EDGES = (8, 12, 16, 24, 32, 52)  # the split's sentences have at most max_len (50) tokens, + <s> or </s>
 
@@ -85,6 +91,34 @@ def training_flops(m, target_vocab: int, source_len: int, target_len: int) -> fl
     return 3.0 * (source_len * lstm + target_len * per_target)
 
 
+def fused_adam_class():
+    """Keras's Adam whose per-variable update is TensorFlow's fused ResourceApplyAdam kernel."""
+    import keras
+    import tensorflow as tf
+
+    def handle(v):
+        return v.handle if hasattr(v, "handle") else v.value.handle
+
+    class FusedAdam(keras.optimizers.Adam):
+        def update_step(self, gradient, variable, learning_rate):
+            i = self._get_variable_index(variable)
+            step = tf.cast(self.iterations + 1, variable.dtype)
+            tf.raw_ops.ResourceApplyAdam(
+                var=handle(variable),
+                m=handle(self._momentums[i]),
+                v=handle(self._velocities[i]),
+                beta1_power=tf.pow(tf.cast(self.beta_1, variable.dtype), step),
+                beta2_power=tf.pow(tf.cast(self.beta_2, variable.dtype), step),
+                lr=tf.cast(learning_rate, variable.dtype),
+                beta1=self.beta_1,
+                beta2=self.beta_2,
+                epsilon=self.epsilon,
+                grad=tf.convert_to_tensor(gradient),
+            )
+
+    return FusedAdam
+
+
 def measure(variant: str, data: Path, sentences: int) -> dict:
     """One child process: warm up, then time `sentences` sentences of training."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -113,6 +147,11 @@ def measure(variant: str, data: Path, sentences: int) -> dict:
     seq = model_module.build_seq2seq(params.model, len(vocab.source), len(vocab.target), seed=params.seed)
     model = seq.training
     compile_model(model, params.train)
+    if v.get("loss") == "keras" or v.get("optimizer") == "fused":
+        t = params.train
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight") if v.get("loss") == "keras" else model.loss
+        optimizer = (fused_adam_class() if v.get("optimizer") == "fused" else keras.optimizers.Adam)(t.learning_rate, clipnorm=t.clipnorm)
+        model.compile(optimizer=optimizer, loss=loss, weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
     batch = v["batch"]
     steps = max(1, sentences // batch)
