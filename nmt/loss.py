@@ -14,7 +14,7 @@ class SmoothedCrossentropy(keras.losses.Loss):
     """Sparse cross-entropy on logits against a smoothed target: 1 - s on the reference token
     plus s spread evenly over the vocabulary (Szegedy et al. 2016); s = 0 is plain sparse
     cross-entropy, the default's loss. Integer targets, so no one-hot arrays, and int32 ones:
-    Keras's own sparse cross-entropy casts them to int64, and its training step ran about 10 %
+    Keras's own sparse cross-entropy casts them to int64, and its training step ran about 13 %
     slower for it on the 2-core CPU (BENCHMARKS.md "Training speed"). Computed in float32 as a
     log-softmax and a gather, which is what TensorFlow's deterministic mode does for
     `sparse_softmax_cross_entropy_with_logits` too (its fused kernel was slower on this CPU)."""
