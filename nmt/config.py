@@ -119,7 +119,7 @@ class TruecaseParams:
 @dataclass(frozen=True)
 class Params:
     seed: int = _f(42, lo=0, hi=2**32 - 1)  # numpy's and TensorFlow's seeds are 32-bit
-    epochs: int = _f(8, lo=1)
+    epochs: int = _f(10, lo=1)
     data: DataParams = field(default_factory=DataParams)
     vocab: VocabParams = field(default_factory=VocabParams)
     model: ModelParams = field(default_factory=ModelParams)
