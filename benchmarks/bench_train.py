@@ -26,6 +26,9 @@ Variants:
   nmt.loss took int32 targets (Keras casts them to int64); the same weights, trained slower.
 - *_fusedadam: Keras's Adam with its update replaced by TensorFlow's fused `ResourceApplyAdam`
   kernel on the same slot variables (clipnorm as before); not the same weights bit for bit.
+- *_loss2 / _loss4 / _loss8: nmt.loss computed over the batch's rows cut into 2, 4 or 8 pieces
+  (`loss_in_pieces`, a lever): the same per-token losses, but independent ops that the two
+  inter-op threads run side by side; the trained weights differ in their last bits.
 Results go to benchmarks/results/train_speed/ as JSON, one file per run of this script.
 """
 
@@ -61,6 +64,9 @@ VARIANTS = {
     "keras_bf16_xla": dict(layer="keras", batch=64, policy="mixed_bfloat16", edges=True, xla=True),
     "keras_bf16_kerasloss": dict(layer="keras", batch=64, policy="mixed_bfloat16", loss="keras"),
     "keras_bf16_fusedadam": dict(layer="keras", batch=64, policy="mixed_bfloat16", optimizer="fused"),
+    "keras_bf16_loss2": dict(layer="keras", batch=64, policy="mixed_bfloat16", loss_pieces=2),
+    "keras_bf16_loss4": dict(layer="keras", batch=64, policy="mixed_bfloat16", loss_pieces=4),
+    "keras_bf16_loss8": dict(layer="keras", batch=64, policy="mixed_bfloat16", loss_pieces=8),
 }
 EDGES = (8, 12, 16, 24, 32, 52)  # the split's sentences have at most max_len (50) tokens, + <s> or </s>
 
@@ -147,9 +153,14 @@ def measure(variant: str, data: Path, sentences: int) -> dict:
     seq = model_module.build_seq2seq(params.model, len(vocab.source), len(vocab.target), seed=params.seed)
     model = seq.training
     compile_model(model, params.train)
-    if v.get("loss") == "keras" or v.get("optimizer") == "fused":
+    if v.get("loss") == "keras" or v.get("optimizer") == "fused" or "loss_pieces" in v:
         t = params.train
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight") if v.get("loss") == "keras" else model.loss
+        if "loss_pieces" in v:
+            sys.path.insert(0, str(ROOT / "benchmarks"))
+            from bench_loss import loss_in_pieces
+
+            loss = loss_in_pieces(v["loss_pieces"])(t.label_smoothing, reduction="mean_with_sample_weight")
         optimizer = (fused_adam_class() if v.get("optimizer") == "fused" else keras.optimizers.Adam)(t.learning_rate, clipnorm=t.clipnorm)
         model.compile(optimizer=optimizer, loss=loss, weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 

@@ -12,6 +12,8 @@ intra-op thread, compiled by nmt.loss) and times, in one process, median of 5 ti
   TensorFlow's fused `ResourceApplyAdam` kernel after `clip_by_global_norm`, as a lever; one
   LSTM layer of the model's size over that batch's target length, forward and backward, with
   Keras's while loop and unrolled (a lever: it needs static lengths, i.e. fixed bucket edges);
+  the model's output projection and loss alone, forward and backward (the part of the step no
+  faster recurrent kernel would shorten);
 - the same step over the first `--batches` batches of epoch 0 held in memory (a Python loop),
   and through `model.fit` on the pipeline's own dataset (`nmt.data.training_dataset`), per batch;
 - decoding (the bundle, float32, TensorFlow's default threads as `nmt translate` runs): one
@@ -129,6 +131,21 @@ def training(data: Path, batches: int) -> dict:
 
         return timed(run)
 
+    def output_and_loss():
+        """The model's own output projection (units -> vocabulary) and loss over the batch's target
+        positions, forward and backward: what no recurrent kernel, however fast, would take off."""
+        layer = model.get_layer("output_projection")
+        inputs = tf.random.normal([*y.shape, layer.kernel.shape[0]])
+
+        @tf.function
+        def run():
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                loss = model.loss(y, layer(inputs), sample_weight=w)
+            return tape.gradient(loss, [*layer.trainable_variables, inputs])
+
+        return timed(run)
+
     parts = {
         "median batch (source x target tokens)": f"{x[0].shape[0]} x {x[0].shape[1]} / {x[1].shape[1]}",
         "median batch: real target tokens": tokens,
@@ -139,6 +156,7 @@ def training(data: Path, batches: int) -> dict:
         "optimizer update, fused ResourceApplyAdam + clip_by_global_norm (ms)": timed(fused_update),
         "one LSTM layer over the batch's target length, forward + backward, Keras's loop (ms)": lstm_layer(False, x[1].shape[1]),
         "the same, unrolled (ms)": lstm_layer(True, x[1].shape[1]),
+        "output projection and loss over the batch's target positions, forward + backward (ms)": output_and_loss(),
     }
     for batch in held:  # every shape seen once before timing
         step(batch)
