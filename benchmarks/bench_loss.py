@@ -8,14 +8,15 @@ bfloat16 logits (batch x steps x vocab; the default's median batch and target vo
 its gradient with respect to the logits, median of 5 timings of 20 calls after a warm-up, the
 variants alternating:
 - nmt: `nmt.loss.SmoothedCrossentropy` with s = 0, the pipeline's loss (int32 targets,
-  log-softmax and gather);
+  log-softmax and gather, over the batch's rows in 8 pieces);
+- nmt_pieces_1 / 2 / 4: the same in 1 piece (the loss before the pieces), 2 or 4;
 - keras: Keras's `SparseCategoricalCrossentropy`, the loss before (targets cast to int64);
 - tf_int32 / tf_int64: `tf.nn.sparse_softmax_cross_entropy_with_logits` with int32 / int64
   targets (under op determinism TensorFlow computes it as a log-softmax and a gather);
 - fused_kernel: TensorFlow's fused `SparseSoftmaxCrossEntropyWithLogits` kernel, which op
-  determinism otherwise avoids (deterministic on CPU);
-- nmt_rows_in_2 / 4 / 8: nmt's loss over the batch's rows cut into that many pieces (`loss_in_pieces`).
+  determinism otherwise avoids (deterministic on CPU).
 Every variant's loss and gradient are checked against the first's (max |difference| printed).
+Results files before the loss took its pieces (2026-11-30 22:40 UTC) call the one-piece loss `nmt`.
 Writes benchmarks/results/loss/<UTC time>.json (or --out).
 """
 
@@ -31,26 +32,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def loss_in_pieces(pieces: int):
-    """`nmt.loss.SmoothedCrossentropy` computed over the batch's rows cut into `pieces` parts (a
-    lever): every row's arithmetic is its own, so the per-token losses and, run eagerly, the
-    gradients are the same bit for bit; but the pieces are independent ops, which TensorFlow's two
-    inter-op threads run side by side where the one log-softmax op keeps one core busy (one thread
-    per op, `train.intra_op_threads`). Traced into a training step, TensorFlow's graph rewrites
-    leave last-bit differences in the gradients, so the trained weights are not the same."""
-    import tensorflow as tf
-
-    from nmt.loss import SmoothedCrossentropy
-
-    class InPieces(SmoothedCrossentropy):
-        def call(self, y_true, y_pred):
-            n = tf.shape(y_pred)[0]
-            sizes = [n // pieces] * (pieces - 1) + [n - n // pieces * (pieces - 1)]
-            return tf.concat([super(InPieces, self).call(t, p) for t, p in zip(tf.split(y_true, sizes), tf.split(y_pred, sizes))], axis=0)
-
-    return InPieces
 
 
 def main() -> None:
@@ -88,14 +69,14 @@ def main() -> None:
     keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
 
     def in_pieces(pieces):
-        loss = loss_in_pieces(pieces)(0.0, reduction="mean_with_sample_weight")
+        loss = SmoothedCrossentropy(0.0, pieces=pieces, reduction="mean_with_sample_weight")
         return lambda y, x, w: loss(y, x, sample_weight=w)
 
     variants = {
         "nmt": lambda y, x, w: nmt_loss(y, x, sample_weight=w),
-        "nmt_rows_in_2": in_pieces(2),
-        "nmt_rows_in_4": in_pieces(4),
-        "nmt_rows_in_8": in_pieces(8),
+        "nmt_pieces_1": in_pieces(1),
+        "nmt_pieces_2": in_pieces(2),
+        "nmt_pieces_4": in_pieces(4),
         "keras": lambda y, x, w: keras_loss(y, x, sample_weight=w),
         "tf_int32": weighted(lambda y, x: tf.nn.sparse_softmax_cross_entropy_with_logits(y, x)),
         "tf_int64": weighted(lambda y, x: tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int64), x)),

@@ -26,9 +26,11 @@ Variants:
   nmt.loss took int32 targets (Keras casts them to int64); the same weights, trained slower.
 - *_fusedadam: Keras's Adam with its update replaced by TensorFlow's fused `ResourceApplyAdam`
   kernel on the same slot variables (clipnorm as before); not the same weights bit for bit.
-- *_loss2 / _loss4 / _loss8: nmt.loss computed over the batch's rows cut into 2, 4 or 8 pieces
-  (`loss_in_pieces`, a lever): the same per-token losses, but independent ops that the two
-  inter-op threads run side by side; the trained weights differ in their last bits.
+- *_loss1 / _loss2 / _loss4: nmt.loss over the batch's rows in 1 (the loss before the pieces), 2
+  or 4 pieces instead of the default's 8 (the per-token losses of one piece, to rounding; the
+  pieces are independent ops that the two inter-op threads run side by side). Results files
+  before the default took its pieces (2026-11-30 22:40 UTC) call the 8-piece variant `_loss8`.
+- *_proj8: the output projection too applied to the batch's rows in 8 pieces (`project_in_pieces`).
 Results go to benchmarks/results/train_speed/ as JSON, one file per run of this script.
 """
 
@@ -64,9 +66,10 @@ VARIANTS = {
     "keras_bf16_xla": dict(layer="keras", batch=64, policy="mixed_bfloat16", edges=True, xla=True),
     "keras_bf16_kerasloss": dict(layer="keras", batch=64, policy="mixed_bfloat16", loss="keras"),
     "keras_bf16_fusedadam": dict(layer="keras", batch=64, policy="mixed_bfloat16", optimizer="fused"),
+    "keras_bf16_loss1": dict(layer="keras", batch=64, policy="mixed_bfloat16", loss_pieces=1),
     "keras_bf16_loss2": dict(layer="keras", batch=64, policy="mixed_bfloat16", loss_pieces=2),
     "keras_bf16_loss4": dict(layer="keras", batch=64, policy="mixed_bfloat16", loss_pieces=4),
-    "keras_bf16_loss8": dict(layer="keras", batch=64, policy="mixed_bfloat16", loss_pieces=8),
+    "keras_bf16_proj8": dict(layer="keras", batch=64, policy="mixed_bfloat16", projection_pieces=8),
 }
 EDGES = (8, 12, 16, 24, 32, 52)  # the split's sentences have at most max_len (50) tokens, + <s> or </s>
 
@@ -125,6 +128,21 @@ def fused_adam_class():
     return FusedAdam
 
 
+def project_in_pieces(layer, pieces: int) -> None:
+    """The lever: the output projection applied to the batch's rows cut into `pieces` parts, as
+    independent products side by side on the two inter-op threads (the same weights)."""
+    import tensorflow as tf
+
+    whole = layer.call
+
+    def call(inputs, *args, **kwargs):
+        n = tf.shape(inputs)[0]
+        sizes = [n // pieces] * (pieces - 1) + [n - n // pieces * (pieces - 1)]
+        return tf.concat([whole(part, *args, **kwargs) for part in tf.split(inputs, sizes)], axis=0)
+
+    layer.call = call
+
+
 def measure(variant: str, data: Path, sentences: int) -> dict:
     """One child process: warm up, then time `sentences` sentences of training."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -135,7 +153,7 @@ def measure(variant: str, data: Path, sentences: int) -> dict:
     from nmt.artifacts import read_split_part, read_vocabularies
     from nmt.config import load_params
     from nmt.data import batch_plan, training_dataset
-    from nmt.loss import compile_model
+    from nmt.loss import SmoothedCrossentropy, compile_model
     from nmt.runtime import set_determinism, set_intra_op_threads
 
     v = VARIANTS[variant]
@@ -152,15 +170,14 @@ def measure(variant: str, data: Path, sentences: int) -> dict:
     train_ids = read_split_part(data / "data/split", "train", vocab)
     seq = model_module.build_seq2seq(params.model, len(vocab.source), len(vocab.target), seed=params.seed)
     model = seq.training
+    if "projection_pieces" in v:
+        project_in_pieces(model.get_layer("output_projection"), v["projection_pieces"])
     compile_model(model, params.train)
     if v.get("loss") == "keras" or v.get("optimizer") == "fused" or "loss_pieces" in v:
         t = params.train
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight") if v.get("loss") == "keras" else model.loss
         if "loss_pieces" in v:
-            sys.path.insert(0, str(ROOT / "benchmarks"))
-            from bench_loss import loss_in_pieces
-
-            loss = loss_in_pieces(v["loss_pieces"])(t.label_smoothing, reduction="mean_with_sample_weight")
+            loss = SmoothedCrossentropy(t.label_smoothing, pieces=v["loss_pieces"], reduction="mean_with_sample_weight")
         optimizer = (fused_adam_class() if v.get("optimizer") == "fused" else keras.optimizers.Adam)(t.learning_rate, clipnorm=t.clipnorm)
         model.compile(optimizer=optimizer, loss=loss, weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 

@@ -55,9 +55,34 @@ def test_a_model_compiled_with_label_smoothing_logs_the_plain_cross_entropy_too(
     assert again.loss.smoothing == 0.1
 
 
+@pytest.mark.parametrize("rows", [1, 3, 8, 13, 64])
+def test_the_loss_in_pieces_gives_every_token_the_loss_and_gradient_of_one_piece(rows):
+    """The default cuts the batch's rows into 8 pieces for speed (nmt/loss.py); each token must
+    keep its own loss and gradient, whatever the batch size (fewer rows than pieces included)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(rows)
+    logits = tf.constant(rng.normal(size=(rows, 5, 300)).astype("float32") * 3)
+    targets = tf.constant(rng.integers(0, 300, size=(rows, 5)).astype("int32"))
+    weights = tf.constant(rng.random((rows, 5)).astype("float32"))
+    got = []
+    for pieces in (1, 8):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            per_token = SmoothedCrossentropy(0.1, pieces=pieces).call(targets, logits)
+            total = tf.reduce_sum(per_token * weights)
+        got.append((per_token.numpy(), tape.gradient(total, logits).numpy()))
+    (one, grad_one), (eight, grad_eight) = got
+    assert eight.shape == one.shape == (rows, 5)
+    np.testing.assert_allclose(eight, one, rtol=1e-6, atol=0)  # the same, to rounding in the last bits
+    np.testing.assert_allclose(grad_eight, grad_one, rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
-def test_the_default_loss_trains_to_the_same_weights_as_keras_own_sparse_cross_entropy(policy):
-    """The loss takes int32 targets for speed (BENCHMARKS.md); what the model learns must not move."""
+def test_the_loss_trains_as_keras_own_sparse_cross_entropy(policy):
+    """The loss takes int32 targets and cuts the batch into pieces for speed (BENCHMARKS.md); what
+    the model learns must not move: in one piece, the very weights of Keras's loss; in the default's
+    pieces, the same to rounding (TensorFlow rewrites the traced step a little differently)."""
     import tensorflow as tf
 
     from nmt.config import ModelParams
@@ -68,15 +93,25 @@ def test_the_default_loss_trains_to_the_same_weights_as_keras_own_sparse_cross_e
     rng = np.random.default_rng(3)
     data = ParallelIds([rng.integers(4, 30, n).astype("int32") for n in (3, 9, 5, 7)], [rng.integers(4, 30, n).astype("int32") for n in (6, 2, 10, 4)])
     (src, tgt_in), tgt_out, weights = teacher_forcing_batch(data, np.arange(4))
-    trained = []
-    for own in (True, False):
+    trained = {}
+    for loss in ("one piece", "keras", "default"):
         set_determinism(5)
         with precision("bfloat16" if policy == "mixed_bfloat16" else "float32"):
             model = build_seq2seq(ModelParams(embedding_dim=8, units=16, dropout=0.2), 30, 30, seed=5).training
         compile_model(model, TrainParams(learning_rate=0.01))
-        if not own:
-            keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
-            model.compile(optimizer=model.optimizer, loss=keras_loss, weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        assert model.loss.pieces == 8
+        if loss != "default":
+            other = (
+                SmoothedCrossentropy(0.0, pieces=1, reduction="mean_with_sample_weight")
+                if loss == "one piece"
+                else keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+            )
+            model.compile(optimizer=model.optimizer, loss=other, weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
         history = model.fit(tf.data.Dataset.from_tensors(((src, tgt_in), tgt_out, weights)).repeat(3), epochs=1, verbose=0).history
-        trained.append((history["loss"], [w.numpy().tobytes() for w in model.weights]))
-    assert trained[0] == trained[1]
+        trained[loss] = (history["loss"], [w.numpy() for w in model.weights])
+    one, kept = trained["one piece"], trained["keras"]
+    assert one[0] == kept[0] and all(a.tobytes() == b.tobytes() for a, b in zip(one[1], kept[1]))
+    default = trained["default"]
+    assert default[0] == pytest.approx(one[0], rel=1e-6)
+    for a, b in zip(default[1], one[1]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
