@@ -16,7 +16,7 @@ variants alternating:
 - fused_kernel: TensorFlow's fused `SparseSoftmaxCrossEntropyWithLogits` kernel, which op
   determinism otherwise avoids (deterministic on CPU).
 Every variant's loss and gradient are checked against the first's (max |difference| printed).
-Results files before the loss took its pieces (2026-11-30 22:40 UTC) call the one-piece loss `nmt`.
+Results files before the loss took its pieces (commit 63d4f06, 2026-11-30 22:27 UTC) call the one-piece loss `nmt`.
 Writes benchmarks/results/loss/<UTC time>.json (or --out).
 """
 
