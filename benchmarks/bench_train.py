@@ -30,8 +30,9 @@ Variants:
   or 4 pieces instead of the default's 8 (the per-token losses of one piece, to rounding; the
   pieces are independent ops that the two inter-op threads run side by side). Results files
   before the default took its pieces (commit 63d4f06, 2026-11-30 22:27 UTC) call the 8-piece variant
-  `_loss8` (and this one `keras_bf16_loss8_proj8`).
-- *_proj8: the output projection too applied to the batch's rows in 8 pieces (`project_in_pieces`).
+  `_loss8`.
+- *_proj8: the output projection too applied to the batch's rows in 8 pieces (`project_in_pieces`;
+  `keras_bf16_loss8_proj8` in results files before 63d4f06).
 Results go to benchmarks/results/train_speed/ as JSON, one file per run of this script.
 """
 
