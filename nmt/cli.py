@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 DEFAULT_BUNDLE = "models/bundle"
 MAX_BEAM = 64  # 64 sentences at beam 64: 0.92 GB peak with the default model (0.67 greedy); beam 1000 took 3.9 GB
+DEFAULT_WORKERS = min(4, os.cpu_count() or 1)  # batches decoded at once; memory grows with them
+READ_AHEAD = 4  # batches a worker has to go at when lines are waiting: a long batch does not leave the others idle
 
 
 def cmd_translate(args) -> int:
@@ -45,13 +47,14 @@ def cmd_translate(args) -> int:
     with _keras_without_pandas():
         from nmt.translate import Translator
 
+    _threads_per_op(args.workers)
     translator = Translator(args.model)
     if args.sentences:
         batches = [args.sentences]
     elif typed:
         batches = ([line] for line in cli_input.typed_lines(_prompt(translator.bundle.config)))
     else:
-        batches = cli_input.batches(reader, args.batch_size)
+        batches = cli_input.batches(reader, args.batch_size * args.workers * READ_AHEAD)
     n = 0
     for batch in batches:
         results = translator.translate_nbest(
@@ -60,6 +63,7 @@ def cmd_translate(args) -> int:
             n_best=args.n_best,
             length_penalty=args.length_penalty,
             batch_size=args.batch_size,
+            workers=args.workers,
             number_from=n + 1,
             show_unk=args.show_unk,
         )
@@ -72,6 +76,19 @@ def cmd_translate(args) -> int:
 
         return write_attention(translator, args.sentences, args.attention, beam_size=args.beam, length_penalty=args.length_penalty)
     return 0
+
+
+def _threads_per_op(workers: int) -> None:
+    """The cores shared out among the batches decoded at once: TensorFlow's threads per op. On 2
+    cores, two batches with one thread each decode 1.8x (greedy) / 1.4x (beam 5) the sentences a
+    second of one batch at a time on both (BENCHMARKS.md). Settable only before TensorFlow starts
+    in the process (it has when `main` runs inside a test or a notebook): then left as it is."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, (os.cpu_count() or 1) // workers))
+    except RuntimeError:
+        pass
 
 
 @contextlib.contextmanager
@@ -188,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--length-penalty", type=finite_float, default=1.0, help="beam scores are log-prob / length**this (default 1.0)")
     t.add_argument("--batch-size", type=_positive, default=64, help="sentences decoded together (default 64)")
+    t.add_argument(
+        "--workers",
+        type=_positive,
+        default=DEFAULT_WORKERS,
+        help=f"batches decoded at once, each on its share of the cores (default {DEFAULT_WORKERS}: the cores, at most 4; memory grows with it)",
+    )
     t.add_argument("--tokens", action="store_true", help="print corpus tokens instead of detokenized text")
     t.add_argument("--show-unk", action="store_true", help="print <unk> where the model wrote it, instead of the source word carried over")
     t.add_argument("--attention", metavar="OUT.html|OUT.png", help="also draw the attention of the sentences given as arguments (HTML: all, PNG: the first)")

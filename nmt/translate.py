@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -64,6 +65,7 @@ class Translator:
         max_len_a: float = MAX_LEN_A,
         max_len_b: int = MAX_LEN_B,
         batch_size: int = 64,
+        workers: int = 1,
         pretokenized: bool = False,
         number_from: int = 1,
         show_unk: bool = False,
@@ -75,9 +77,11 @@ class Translator:
         number in warnings (the CLI counts its input lines across batches); `show_unk=True`
         leaves the model's `<unk>` in the output instead of carrying source words over; `cased=False`
         leaves the text as the corpus writes it (lower-cased where it is: what scores compare);
-        `numbers=False` does not put back the source numbers the output lacks (the SavedModel cannot)."""
-        if beam_size < 1 or n_best < 1 or batch_size < 1:
-            raise ValueError("beam_size, n_best and batch_size must be at least 1")
+        `numbers=False` does not put back the source numbers the output lacks (the SavedModel cannot);
+        `workers` batches are decoded at once, in as many threads (the same results; faster with one
+        TensorFlow thread per op, as `nmt translate` runs: BENCHMARKS.md), each with its own memory."""
+        if beam_size < 1 or n_best < 1 or batch_size < 1 or workers < 1:
+            raise ValueError("beam_size, n_best, batch_size and workers must be at least 1")
         if not math.isfinite(length_penalty) or not math.isfinite(max_len_a):
             raise ValueError(f"length_penalty ({length_penalty}) and max_len_a ({max_len_a}) must be finite numbers")
         b = self.bundle
@@ -91,8 +95,8 @@ class Translator:
             words.append(tokens if show_unk else self._as_written(s, tokens, pretokenized))
         results: list[list[Hypothesis]] = [[] for _ in sentences]
         order = [i for i in np.argsort([-len(x) for x in ids], kind="stable") if len(ids[i])]  # empty in, empty out
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
+
+        def decode(chunk: list[int]) -> None:  # one batch, into `results`
             source = pad([ids[i] for i in chunk])
             limits = max_lengths(source, max_len_a, max_len_b)
             seen = None  # greedy with attention: the weights each output token was chosen with
@@ -106,6 +110,18 @@ class Translator:
             copied = {} if show_unk else self._carry_over(source, outs, [words[i] for i in chunk], numbers, seen)
             for row, (i, hyps) in enumerate(zip(chunk, outs)):
                 results[i] = [self._hypothesis(out, score, length_penalty, copied.get((row, k)), cased) for k, (out, score) in enumerate(hyps)]
+
+        chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+        if workers == 1 or len(chunks) < 2:
+            for chunk in chunks:
+                decode(chunk)
+            return results
+        pool = ThreadPoolExecutor(min(workers, len(chunks)), thread_name_prefix="nmt-decode")
+        try:
+            for _ in pool.map(decode, chunks):  # re-raises a batch's error here
+                pass
+        finally:  # on an error or Ctrl-C, the batches not yet started are dropped, not decoded
+            pool.shutdown(wait=True, cancel_futures=True)
         return results
 
     def _as_written(self, sentence: str, tokens: list[str], pretokenized: bool) -> list[str]:

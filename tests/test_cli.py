@@ -130,6 +130,19 @@ def test_file_and_stdin_split_lines_only_at_newlines_and_count_them_alike(model,
     assert from_file.stderr == from_stdin.stderr == "warning: sentence 3 has 401 tokens; translating its first 400\n"
 
 
+def test_a_file_translates_alike_with_one_batch_at_a_time_and_several_at_once(model, tmp_path):
+    lines = ["i like tea .", "you like coffee .", "", "good morning .", "thank you .", "tea tea tea tea tea tea ."] * 4
+    (tmp_path / "in.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outputs = [
+        nmt("translate", "--model", model, "--batch-size", "2", "--workers", w, "--beam", "2", "--n-best", "2", "--file", str(tmp_path / "in.txt"), text=True)
+        for w in ("1", "3")
+    ]
+    assert all(done.returncode == 0 and done.stderr == "" for done in outputs)
+    assert outputs[0].stdout.count("\n") == 2 * len(lines) - lines.count("") and outputs[1].stdout == outputs[0].stdout
+    refused = nmt("translate", "--model", model, "--workers", "0", "x", text=True)
+    assert refused.returncode == 2 and "--workers: must be at least 1, got 0" in refused.stderr
+
+
 def test_n_best_lists_are_in_moses_format(model):
     done = nmt("translate", "--model", model, "--beam", "3", "--n-best", "2", "--length-penalty", "0.5", "i like tea .", "", "you like coffee .", text=True)
     assert done.returncode == 0 and done.stderr == ""

@@ -118,3 +118,19 @@ def test_beam_search_gives_each_sentence_what_it_gets_alone(translator):
         alone = translator.decoder.beam(row[None, row != PAD_ID], limit[None], beam_size=3, length_penalty=1.0, n_best=3)[0]
         assert [seq for seq, _ in hyps] == [seq for seq, _ in alone]
         assert [s for _, s in hyps] == pytest.approx([s for _, s in alone], abs=1e-5)
+
+
+def test_batches_decoded_at_once_in_threads_give_what_one_batch_at_a_time_gives(translator):
+    # `nmt translate` decodes several batches at once (`workers`): every sentence must still get
+    # its own translations, scores and carried-over words, in the input's order.
+    vocab = translator.bundle.source_vocab
+    rng = np.random.default_rng(5)
+    words = [vocab.decode([i])[0] for i in range(4, 15)]
+    lines = [" ".join(rng.choice(words, rng.integers(1, 9))) for _ in range(23)] + ["", "Zyxwv 3,250 yen ."]
+    for options in ({}, {"beam_size": 3, "n_best": 3}, {"show_unk": True}):
+        one = translator.translate_nbest(lines, batch_size=3, **options)
+        many = translator.translate_nbest(lines, batch_size=3, workers=3, **options)
+        assert len({hyps[0].text for hyps in one if hyps}) > 3  # different outputs: the comparison means something
+        assert [[(h.text, h.tokens, h.score) for h in hyps] for hyps in many] == [[(h.text, h.tokens, h.score) for h in hyps] for hyps in one]
+    with pytest.raises(ValueError, match="workers"):
+        translator.translate_nbest(lines, workers=0)
